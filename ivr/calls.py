@@ -1,0 +1,53 @@
+"""Call logs: closing a call when Twilio reports its status, and naming how each call ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .keys import key
+from .store import Store
+
+FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def outcome_of(log: dict, events: list[dict]) -> str:
+    """How a call ended, for the call logs and figures.
+
+    callback_requested: a callback request was made; crisis_route: the caller reached the risk
+    support prompts (and made no callback); silence_timeout / invalid_keys: the line ended the
+    call; information_only: the caller heard part of the IPT explanation and left; hung_up: any
+    other call the caller ended (the node is in `last_node`).
+    """
+    if log.get("callback_id"):
+        return "callback_requested"
+    sections = {e.get("section") for e in events if e.get("type") == "prompt"}
+    if "crisis" in sections:
+        return "crisis_route"
+    if log.get("ended_reason") in ("silence", "invalid_keys"):
+        return {"silence": "silence_timeout", "invalid_keys": "invalid_keys"}[log["ended_reason"]]
+    if "info" in sections:
+        return "information_only"
+    return "hung_up"
+
+
+def record_status(store: Store, sid: str, form, moment: datetime) -> None:
+    """Close the call log on Twilio's final status callback. Repeats change nothing."""
+    status = (form.get("CallStatus") or "")[:20]
+    if status not in FINAL_STATUSES:
+        return
+    log_key = key("call_log", sid=sid)
+    if not store.redis.hsetnx(log_key, "ended_at", moment.timestamp()):
+        return  # already closed: a duplicate callback
+    duration = form.get("CallDuration", "")
+    log = store.call_log(sid)
+    events = store.call_events(sid)
+    fields = {
+        "call_status": status,
+        "outcome": outcome_of(log, events),
+        "duration": int(duration) if duration.isdigit() and len(duration) < 7 else "",
+    }
+    if "started_at" not in log:
+        fields["started_at"] = moment.timestamp() - (fields["duration"] or 0)
+    store.log_call(
+        sid, [{"t": round(moment.timestamp(), 3), "type": "status", "status": status}], fields
+    )

@@ -1,0 +1,152 @@
+"""The `ivr` console script: API tokens, flow checks, and a terminal phone for simulated calls."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .config import ConfigError, load_settings
+
+LOCAL_ENV = Path(".local/env")  # written by scripts/dev for this checkout's private setup
+
+
+def _load_local_env() -> None:
+    """Fill unset variables from .local/env, so `ivr` talks to the line `scripts/dev` runs."""
+    if not LOCAL_ENV.is_file():
+        return
+    for line in LOCAL_ENV.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() and not line.lstrip().startswith("#"):
+            os.environ.setdefault(name.strip().removeprefix("export "), value.strip().strip("'\""))
+
+
+def _settings():
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _redis():
+    from .store import connect
+
+    settings = _settings()
+    return connect(settings.redis_url, socket_timeout=5)
+
+
+@click.group()
+def main() -> None:
+    """The IPT referral line's command line."""
+    _load_local_env()
+
+
+@main.group("api-token")
+def api_token() -> None:
+    """Tokens for the JSON API (/api/v1)."""
+
+
+@api_token.command("create")
+@click.argument("name")
+def api_token_create(name: str) -> None:
+    """Create a token called NAME; it is printed once, on the last line."""
+    from .tokens import create_token
+
+    token = create_token(_redis(), name)
+    click.echo(f"Created API token {name!r}. Keep it secret; it is not shown again.")
+    click.echo(token)
+
+
+@api_token.command("revoke")
+@click.argument("name")
+def api_token_revoke(name: str) -> None:
+    """Revoke every token called NAME."""
+    from .tokens import revoke_tokens
+
+    count = revoke_tokens(_redis(), name)
+    if not count:
+        raise click.ClickException(f"no token called {name!r}")
+    click.echo(f"Revoked {count} token(s) called {name!r}.")
+
+
+@main.group()
+def flows() -> None:
+    """The phone flows in call_flows/."""
+
+
+@flows.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def flows_check(path: str | None) -> None:
+    """Check a flow file (default: the configured one) and explain every problem found."""
+    from .flow import FlowError, load_flow
+
+    path = path or _settings().flow_file
+    try:
+        flow = load_flow(path)
+    except FlowError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{path}: OK ({len(flow.nodes)} nodes, every path ends, silence always ends).")
+
+
+@main.command("call")
+@click.option("--url", default=None, help="The running line (default http://127.0.0.1:$PORT).")
+@click.option(
+    "--from",
+    "from_number",
+    default="+447700900123",
+    show_default=True,
+    help="The caller ID Twilio would send (use 'anonymous' for a withheld number).",
+)
+@click.option(
+    "--keys",
+    default=None,
+    help="Press these keys instead of asking, comma-separated ('' = silence).",
+)
+def call(url: str | None, from_number: str, keys: str | None) -> None:
+    """Place a simulated call: prints what the caller hears and reads keys from the keyboard.
+
+    At each prompt type keys and press Enter; Enter alone is silence; 'h' hangs up.
+    """
+    from .phone_sim import HttpTransport, SimulatedCall, TwimlError
+
+    settings = _settings()
+    url = (url or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}").rstrip("/")
+    if not settings.twilio_auth_token:
+        raise click.ClickException("TWILIO_AUTH_TOKEN is not set: the line rejects unsigned calls")
+    script = None if keys is None else keys.split(",")
+    sim = SimulatedCall(
+        HttpTransport(),
+        url,
+        settings.twilio_auth_token,
+        from_number=from_number,
+        on_say=lambda text: click.echo(f"  \N{SPEAKER WITH THREE SOUND WAVES} {text}"),
+    )
+    try:
+        sim.dial()
+        while not sim.ended:
+            if script is not None:
+                if not script:
+                    sim.hang_up()
+                    break
+                entry = script.pop(0)
+                click.echo(f"[keys: {entry or 'silence'}]")
+            else:
+                entry = click.prompt(
+                    "keys (Enter = silence, h = hang up)", default="", show_default=False
+                ).strip()
+            if entry.lower() == "h":
+                sim.hang_up()
+            elif entry:
+                sim.press(entry)
+            else:
+                sim.silence()
+    except (TwimlError, OSError) as exc:
+        raise click.ClickException(f"the call failed: {exc}") from exc
+    click.echo(f"Call ended ({sim.call_sid}, about {int(sim.seconds)} seconds).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Service settings: every knob the line has, read from the environment, with safe defaults.
+
+This is the one documented place for settings (the README's configuration table mirrors it).
+Secrets come only from the environment. In production, missing or weak secrets stop start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Values a developer might leave in place by accident; production refuses them.
+_WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live.
+    env: str = "development"  # development | test | production
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_socket_timeout: float = 0.5  # seconds; a caller must never wait on a hung Redis
+    secret_key: str = ""
+    twilio_auth_token: str = ""
+    twilio_account_sid: str = ""
+    # The public base URL Twilio uses (e.g. https://ipt.example.nhs.uk). Behind a proxy or TLS
+    # terminator the app sees a different URL, and signatures are computed on Twilio's one.
+    public_base_url: str = ""
+    flow_file: str = str(ROOT / "call_flows" / "ipt_line.yaml")
+
+    # The service, as the caller hears it.
+    service_name: str = "Interpersonal Psychotherapy service"
+    service_number: str = "+442032281350"  # the leaflet's referral number
+    voice: str = "Polly.Amy"  # an en-GB voice
+    language: str = "en-GB"
+    timezone: str = "Europe/London"
+    # Opening hours of the intake team, Monday to Friday, local time; closed on UK bank holidays.
+    opening_time: str = "09:00"
+    closing_time: str = "17:00"
+    holiday_country: str = "GB"
+    holiday_subdivision: str = "ENG"
+    # Where a caller who says they are at risk can be put through to. Set this to the local
+    # 24/7 crisis line; the default is Samaritans' free number.
+    crisis_dial_number: str = "116123"
+    crisis_dial_name: str = "Samaritans"  # spoken: "To be put through to Samaritans now, ..."
+
+    # Housekeeping.
+    call_state_ttl: int = 4 * 3600  # seconds a call's working state lives in Redis
+    retention_days: int = 90  # personal data and raw call events are purged after this
+    api_page_size: int = 50
+
+    # Settings read from the environment as IVR_<NAME>, except the three well-known ones.
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+_PLAIN_ENV = {
+    "redis_url": "REDIS_URL",
+    "secret_key": "SECRET_KEY",
+    "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+    "twilio_account_sid": "TWILIO_ACCOUNT_SID",
+}
+
+
+def env_name(name: str) -> str:
+    """The environment variable that sets a given setting."""
+    return _PLAIN_ENV.get(name, "IVR_" + name.upper())
+
+
+def load_settings(environ: dict | None = None, **overrides) -> Settings:
+    """Build settings from the environment (or a given mapping) plus explicit overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        raw = environ.get(env_name(f.name))
+        if raw is None:
+            continue
+        kind = type(f.default)
+        try:
+            values[f.name] = kind(raw) if kind in (int, float) else raw
+        except ValueError as exc:
+            raise ConfigError(f"{env_name(f.name)}={raw!r} is not a valid {kind.__name__}") from exc
+    values.update(overrides)
+    settings = Settings(**values)
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse to start with settings that would be unsafe for real callers."""
+    if settings.env not in ("development", "test", "production"):
+        raise ConfigError(f"IVR_ENV must be development, test or production, not {settings.env!r}")
+    if not settings.is_production:
+        return
+    problems = []
+    if settings.secret_key.lower() in _WEAK_SECRETS or len(settings.secret_key) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if not settings.twilio_auth_token:
+        problems.append("TWILIO_AUTH_TOKEN must be set (every /voice/* request is checked with it)")
+    if not settings.public_base_url.startswith("https://"):
+        problems.append("IVR_PUBLIC_BASE_URL must be the https:// address Twilio calls")
+    if problems:
+        raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")

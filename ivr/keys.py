@@ -1,0 +1,32 @@
+"""Every Redis key the application uses, built from one template table.
+
+No other module writes a key by hand: they call `key(...)`, so the whole scheme can be read here.
+Keys holding personal data expire or are purged (see the retention notes beside each).
+"""
+
+from __future__ import annotations
+
+PREFIX = "ivr"
+
+TEMPLATES: dict[str, str] = {
+    # One phone call (personal data: expires after call_state_ttl).
+    "call_state": "call:{sid}:state",  # hash: step, data (JSON), twiml (last answer, for retries)
+    # The call log that managers read (purged after retention_days).
+    "call_log": "call:{sid}:log",  # hash: started_at, ended_at, from_masked, outcome, ...
+    "call_events": "call:{sid}:events",  # list of JSON events, one per step
+    "calls_by_start": "calls:by_start",  # zset: CallSid scored by start time
+    # Callback requests (personal data: purged after retention_days once closed).
+    "callback": "callback:{id}",  # hash: the callback request
+    "callback_for_call": "callback:by_call:{sid}",  # string: callback id made by this call
+    "callbacks_by_created": "callbacks:by_created",  # zset: callback id scored by creation time
+    "callbacks_by_status": "callbacks:status:{status}",  # zset: callback id scored by creation
+    "callback_queue": "callbacks:queue",  # zset: waiting callbacks, urgent first then oldest
+    "callback_refs": "callbacks:refs",  # set: every reference ever given out (never reused)
+    # API tokens (hashes only, never the token itself).
+    "api_tokens": "api_tokens",  # hash: sha256(token) -> JSON {name, created_at}
+}
+
+
+def key(name: str, **parts: object) -> str:
+    """The full Redis key for a template name, e.g. key("callback", id="123456")."""
+    return f"{PREFIX}:" + TEMPLATES[name].format(**parts)

@@ -1,0 +1,261 @@
+"""A simulated phone call that plays Twilio: it signs each webhook with the twilio library's
+RequestValidator, sends Twilio's field set, and interprets the TwiML answer the way Twilio does
+(Say, Pause, Gather with its defaults and fall-through on silence, Redirect, Dial, Hangup).
+
+Shared by `ivr call` (a terminal phone against a running server) and the tests (against the Flask
+test client), so both hear exactly what a caller would.
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from twilio.request_validator import RequestValidator
+
+WORDS_PER_SECOND = 2.5  # a slow, clear voice; used to estimate the call's length
+
+
+class TwimlError(AssertionError):
+    """The server answered something Twilio could not play."""
+
+
+@dataclass
+class Waiting:
+    """A <Gather> that is listening for keys."""
+
+    action: str
+    method: str
+    num_digits: int | None
+    finish_on_key: str
+    timeout: int
+    action_on_empty_result: bool
+    rest: list  # the verbs after the Gather, played if the caller presses nothing
+
+
+class Transport:
+    """Sends one signed request; returns (status code, body text)."""
+
+    def post(self, url: str, params: dict, headers: dict) -> tuple[int, str]:
+        raise NotImplementedError
+
+
+class HttpTransport(Transport):
+    def post(self, url: str, params: dict, headers: dict) -> tuple[int, str]:
+        body = urllib.parse.urlencode(params).encode()
+        if not url.startswith(("http://", "https://")):
+            raise TwimlError(f"not a web address: {url}")
+        req = urllib.request.Request(  # noqa: S310 (checked above: http or https only)
+            url,
+            data=body,
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310 (our own server)
+                return resp.status, resp.read().decode("utf-8")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode("utf-8", "replace")
+
+
+def new_call_sid() -> str:
+    return "CA" + secrets.token_hex(16)
+
+
+@dataclass
+class SimulatedCall:
+    transport: Transport
+    base_url: str
+    auth_token: str
+    from_number: str = "+447700900123"
+    to_number: str = "+442032281350"
+    call_sid: str = field(default_factory=new_call_sid)
+    account_sid: str = "AC" + "0" * 32
+    incoming_path: str = "/voice/incoming"
+    status_path: str = "/voice/status"
+    dial_outcome: str = "completed"
+    on_say: Callable[[str], None] | None = None
+
+    def __post_init__(self):
+        self.transcript: list[str] = []  # every line heard, in order
+        self.requests: list[tuple[str, dict, int]] = []
+        self.dialled: list[str] = []
+        self.ended = False
+        self.waiting: Waiting | None = None
+        self.seconds = 0.0
+        self._mark = 0
+        self._url = ""
+
+    # --- the caller's side -----------------------------------------------------------------
+    def dial(self) -> SimulatedCall:
+        self._fetch(self.base_url + self.incoming_path, {"CallStatus": "ringing"})
+        return self
+
+    def press(self, keys: str) -> SimulatedCall:
+        """Key presses at the current <Gather> (what Twilio posts as Digits)."""
+        gather = self._take_gather()
+        digits = keys
+        if gather.finish_on_key and gather.finish_on_key in digits:
+            digits = digits[: digits.index(gather.finish_on_key)]
+        if gather.num_digits:
+            digits = digits[: gather.num_digits]
+        self.seconds += 1 + len(keys) * 0.5
+        if not digits and not gather.action_on_empty_result:
+            self._play(gather.rest)  # Twilio treats an empty entry like silence
+            return self
+        extra = {"Digits": digits, "msg": "Gather End"}
+        if gather.finish_on_key and gather.finish_on_key in keys:
+            extra["FinishedOnKey"] = gather.finish_on_key
+        self._fetch(gather.action, extra, gather.method)
+        return self
+
+    def silence(self) -> SimulatedCall:
+        """The caller presses nothing until the Gather times out."""
+        gather = self._take_gather()
+        self.seconds += gather.timeout
+        if gather.action_on_empty_result:
+            self._fetch(gather.action, {"Digits": ""}, gather.method)
+        else:
+            self._play(gather.rest)
+        return self
+
+    def hang_up(self) -> SimulatedCall:
+        """The caller puts the phone down."""
+        if not self.ended:
+            self.ended = True
+            self.waiting = None
+            self._status("completed")
+        return self
+
+    # --- what the caller heard ---------------------------------------------------------------
+    def heard(self) -> str:
+        """Everything heard since the last time this was asked, as one string."""
+        text = " ".join(t for t in self.transcript[self._mark :] if t)
+        self._mark = len(self.transcript)
+        return text
+
+    def all_heard(self) -> str:
+        return " ".join(t for t in self.transcript if t)
+
+    # --- Twilio's side -----------------------------------------------------------------------
+    def params(self, extra: dict | None = None) -> dict:
+        number_fields = {}
+        for prefix, number in (
+            ("From", self.from_number),
+            ("Caller", self.from_number),
+            ("To", self.to_number),
+            ("Called", self.to_number),
+        ):
+            number_fields[prefix] = number
+            for part, value in (("City", ""), ("Country", "GB"), ("State", ""), ("Zip", "")):
+                number_fields[prefix + part] = value
+        return {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": self.call_sid,
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            **number_fields,
+            **(extra or {}),
+        }
+
+    def signed_post(self, url: str, params: dict) -> tuple[int, str]:
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        status, body = self.transport.post(url, params, {"X-Twilio-Signature": signature})
+        self.requests.append((url, params, status))
+        return status, body
+
+    def _status(self, status: str) -> None:
+        self.signed_post(
+            self.base_url + self.status_path,
+            self.params(
+                {
+                    "CallStatus": status,
+                    "CallDuration": str(int(self.seconds)),
+                    "CallbackSource": "call-progress-events",
+                    "SequenceNumber": "0",
+                }
+            ),
+        )
+
+    def _take_gather(self) -> Waiting:
+        if self.ended or self.waiting is None:
+            raise TwimlError(
+                "the call is not waiting for keys" + (" (it ended)" if self.ended else "")
+            )
+        gather, self.waiting = self.waiting, None
+        return gather
+
+    def _fetch(self, url: str, extra: dict, method: str = "POST") -> None:
+        url = urllib.parse.urljoin(self._url or self.base_url, url)
+        if method.upper() != "POST":
+            raise TwimlError(f"this line only uses POST webhooks, got {method} for {url}")
+        status, body = self.signed_post(url, self.params(extra))
+        if status != 200:
+            raise TwimlError(f"{url} answered HTTP {status}: Twilio would play an error")
+        self._url = url
+        try:
+            root = ET.fromstring(body)  # noqa: S314 (our own server's answer, in tests)
+        except ET.ParseError as exc:
+            raise TwimlError(f"{url} answered something that is not TwiML: {body[:200]}") from exc
+        if root.tag != "Response":
+            raise TwimlError(f"{url} answered <{root.tag}>, not <Response>")
+        self._play(list(root))
+
+    def _hear(self, text: str) -> None:
+        self.transcript.append(text)
+        self.seconds += len(text.split()) / WORDS_PER_SECOND
+        if self.on_say:
+            self.on_say(text)
+
+    def _play(self, verbs: list) -> None:
+        for index, verb in enumerate(verbs):
+            if verb.tag == "Say":
+                self._hear((verb.text or "").strip())
+            elif verb.tag == "Pause":
+                self.seconds += int(verb.get("length", "1"))
+                self.transcript.append("")
+            elif verb.tag == "Gather":
+                for inner in verb:
+                    if inner.tag == "Say":
+                        self._hear((inner.text or "").strip())
+                    elif inner.tag == "Pause":
+                        self.seconds += int(inner.get("length", "1"))
+                num = verb.get("numDigits")
+                self.waiting = Waiting(
+                    action=verb.get("action") or self._url,
+                    method=verb.get("method", "POST"),
+                    num_digits=int(num) if num else None,
+                    finish_on_key=verb.get("finishOnKey", "#"),
+                    timeout=int(verb.get("timeout", "5")),
+                    action_on_empty_result=verb.get("actionOnEmptyResult") == "true",
+                    rest=verbs[index + 1 :],
+                )
+                return
+            elif verb.tag == "Redirect":
+                self._fetch((verb.text or "").strip(), {}, verb.get("method", "POST"))
+                return
+            elif verb.tag == "Dial":
+                number = "".join(n.text or "" for n in verb) or (verb.text or "")
+                self.dialled.append(number.strip())
+                self.transcript.append(f"[put through to {number.strip()}]")
+                if verb.get("action"):
+                    self._fetch(
+                        verb.get("action"),
+                        {"DialCallStatus": self.dial_outcome, "DialCallDuration": "60"},
+                        verb.get("method", "POST"),
+                    )
+                    return
+            elif verb.tag in ("Hangup", "Reject"):
+                break
+            else:
+                raise TwimlError(f"unexpected TwiML verb <{verb.tag}>")
+        # No more verbs, or a Hangup: Twilio ends the call.
+        self.ended = True
+        self.waiting = None
+        self._status("completed")

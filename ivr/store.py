@@ -1,0 +1,257 @@
+"""All Redis access for the phone line: a call's state, its log and events, and callback requests.
+
+One webhook is one optimistic transaction: WATCH the call's state, read it, decide, then
+write state, events, call log and any callback in a single MULTI/EXEC. If Twilio retried the
+same step while we were deciding, EXEC fails and the caller gets the answer the first request
+already saved, so every step takes effect exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from .keys import key
+
+# KEYS[1] callback id already made by this call (string), KEYS[2] set of references ever used.
+# ARGV: candidate references. Returns this call's reference: the existing one, or the first
+# candidate never used before (nil if all were taken). Atomic, so two requests for one call
+# always agree on one reference.
+ALLOCATE_REFERENCE = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+for _, candidate in ipairs(ARGV) do
+  if redis.call('SADD', KEYS[2], candidate) == 1 then
+    redis.call('SET', KEYS[1], candidate, 'EX', 86400 * 30)
+    return candidate
+  end
+end
+return false
+"""
+
+REFERENCE_DIGITS = 6
+
+
+class StepConflict(Exception):
+    """Another request for the same call saved first; reload and use its answer."""
+
+
+@dataclass
+class CallState:
+    """What the line knows about one call in progress (personal data: it expires)."""
+
+    sid: str
+    step: int = 0
+    node: str = ""
+    data: dict = field(default_factory=dict)
+    twiml: str = ""  # the last answer, replayed when Twilio retries the same step
+    exists: bool = False
+
+    def get(self, name: str, default=None):
+        return self.data.get(name, default)
+
+
+def connect(url: str, socket_timeout: float) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        decode_responses=True,
+        health_check_interval=30,
+    )
+
+
+class Store:
+    def __init__(self, client: redis.Redis, call_state_ttl: int, retention_seconds: int):
+        self.redis = client
+        self.call_state_ttl = call_state_ttl
+        self.retention_seconds = retention_seconds
+        self._allocate = client.register_script(ALLOCATE_REFERENCE)
+
+    # --- a call in progress ---------------------------------------------------------------
+    def load_call(self, sid: str) -> CallState:
+        raw = self.redis.hgetall(key("call_state", sid=sid))
+        if not raw:
+            return CallState(sid=sid)
+        data = json.loads(raw.get("data") or "{}")
+        return CallState(
+            sid=sid,
+            step=int(raw.get("step", 0)),
+            node=raw.get("node", ""),
+            data=data,
+            twiml=raw.get("twiml", ""),
+            exists=True,
+        )
+
+    def save_turn(
+        self,
+        before: CallState,
+        after: CallState,
+        events: list[dict],
+        log_fields: dict,
+        callback: dict | None = None,
+    ) -> None:
+        """Write one step of a call atomically, or raise StepConflict if it was already taken."""
+        state_key = key("call_state", sid=before.sid)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.watch(state_key)
+            current = pipe.hget(state_key, "step")
+            if (current is not None) != before.exists or int(current or 0) != before.step:
+                pipe.unwatch()
+                raise StepConflict(before.sid)
+            pipe.multi()
+            pipe.hset(
+                state_key,
+                mapping={
+                    "step": after.step,
+                    "node": after.node,
+                    "data": json.dumps(after.data),
+                    "twiml": after.twiml,
+                },
+            )
+            pipe.expire(state_key, self.call_state_ttl)
+            self._log_call(pipe, before.sid, events, log_fields)
+            if callback:
+                self._write_callback(pipe, callback)
+            try:
+                pipe.execute()
+            except redis.WatchError as exc:
+                raise StepConflict(before.sid) from exc
+
+    def _log_call(self, pipe, sid: str, events: list[dict], log_fields: dict) -> None:
+        log_key, events_key = key("call_log", sid=sid), key("call_events", sid=sid)
+        if events:
+            pipe.rpush(events_key, *(json.dumps(e, separators=(",", ":")) for e in events))
+            pipe.expire(events_key, self.retention_seconds)
+        if log_fields:
+            started = log_fields.get("started_at")
+            if started is not None:
+                pipe.zadd(key("calls_by_start"), {sid: started}, nx=True)
+            pipe.hset(log_key, mapping={k: _flat(v) for k, v in log_fields.items()})
+            pipe.expire(log_key, self.retention_seconds)
+
+    def log_call(self, sid: str, events: list[dict], log_fields: dict) -> None:
+        """Record events outside a step (status callbacks), in one round trip."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            self._log_call(pipe, sid, events, log_fields)
+            pipe.execute()
+
+    def call_log(self, sid: str) -> dict:
+        return self.redis.hgetall(key("call_log", sid=sid))
+
+    def call_events(self, sid: str) -> list[dict]:
+        return [json.loads(e) for e in self.redis.lrange(key("call_events", sid=sid), 0, -1)]
+
+    # --- callback requests ----------------------------------------------------------------
+    def allocate_reference(self, sid: str) -> str:
+        """This call's callback reference: the same one every time it is asked for."""
+        for _ in range(5):
+            candidates = [
+                f"{secrets.randbelow(10**REFERENCE_DIGITS):0{REFERENCE_DIGITS}d}" for _ in range(8)
+            ]
+            candidates = [c for c in candidates if c[0] != "0"] or candidates
+            ref = self._allocate(
+                keys=[key("callback_for_call", sid=sid), key("callback_refs")], args=candidates
+            )
+            if ref:
+                return ref
+        raise RuntimeError("no free callback reference after 40 tries")
+
+    def _write_callback(self, pipe, callback: dict) -> None:
+        """Create a callback request, or update the caller's answers if this call made it already.
+
+        Fields the intake team owns (status, attempts) are only ever set when it is created.
+        """
+        ref = callback["id"]
+        cb_key = key("callback", id=ref)
+        created = callback["created_at"]
+        pipe.hset(
+            cb_key,
+            mapping={
+                k: _flat(v)
+                for k, v in callback.items()
+                if k not in ("status", "created_at", "is_update")
+            },
+        )
+        pipe.hsetnx(cb_key, "created_at", created)
+        pipe.hsetnx(cb_key, "status", callback["status"])
+        pipe.zadd(key("callbacks_by_created"), {ref: created}, nx=True)
+        pipe.zadd(key("callbacks_by_status", status=callback["status"]), {ref: created}, nx=True)
+        # Urgent requests sort before every ordinary one; within each, oldest first.
+        score = queue_score(created, bool(callback.get("urgent")))
+        if callback.get("is_update"):
+            pipe.zadd(key("callback_queue"), {ref: score}, xx=True, lt=True)
+        else:
+            pipe.zadd(key("callback_queue"), {ref: score}, nx=True)
+
+    def callback(self, ref: str) -> dict | None:
+        raw = self.redis.hgetall(key("callback", id=ref))
+        return decode_callback(raw) if raw else None
+
+    def list_callbacks(
+        self, status: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[dict], str | None]:
+        """Callback requests newest first, `limit` at a time; the cursor is opaque to callers."""
+        index = key("callbacks_by_status", status=status) if status else key("callbacks_by_created")
+        high = "+inf"
+        if cursor:
+            score, _, after_id = cursor.partition(":")
+            high = f"({score}" if not after_id else score
+        # Fetch one extra to know whether there is another page; members with the same score as
+        # the cursor are skipped up to and including the cursor's own id.
+        rows = self.redis.zrevrangebyscore(
+            index, high, "-inf", start=0, num=limit + 50, withscores=True
+        )
+        if cursor and after_id:
+            score_f = float(score)
+            rows = [r for r in rows if not (r[1] == score_f and r[0] >= after_id)]
+        page = rows[:limit]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for ref, _ in page:
+                pipe.hgetall(key("callback", id=ref))
+            found = pipe.execute()
+        items = [decode_callback(raw) for raw in found if raw]
+        next_cursor = None
+        if len(rows) > limit and page:
+            last_ref, last_score = page[-1]
+            next_cursor = f"{last_score!r}:{last_ref}"
+        return items, next_cursor
+
+
+def queue_score(created_at: float, urgent: bool) -> float:
+    return created_at - (1e11 if urgent else 0)
+
+
+def _flat(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return "" if value is None else str(value)
+
+
+CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours"}
+CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
+CALLBACK_JSON = {"answers", "heard"}
+
+
+def decode_callback(raw: dict) -> dict:
+    out: dict = {}
+    for name, value in raw.items():
+        if name in CALLBACK_BOOLS:
+            out[name] = value == "1"
+        elif name in CALLBACK_NUMBERS:
+            out[name] = None if value == "" else float(value) if "." in value else int(value)
+        elif name in CALLBACK_JSON:
+            out[name] = json.loads(value) if value else None
+        else:
+            out[name] = value
+    return out
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,147 @@
+"""Shared fixtures: a real redis-server started for the test session, the app, and a Twilio
+stand-in that places simulated calls through the Flask test client."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import redis
+
+from ivr import create_app
+from ivr.config import load_settings
+from ivr.phone_sim import SimulatedCall, Transport
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+BASE_URL = "http://localhost"
+
+
+class RedisServer:
+    """A private redis-server on a unix socket, started and stopped by the tests."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.socket = directory / "redis.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(unix_socket_path=str(self.socket)).ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    with tempfile.TemporaryDirectory(prefix="ivr-redis-") as directory:
+        server = RedisServer(Path(directory))
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_server, tmp_path):
+    return load_settings(
+        environ={},
+        env="test",
+        redis_url=redis_server.url,
+        twilio_auth_token=AUTH_TOKEN,
+        secret_key="x" * 40,
+    )
+
+
+@pytest.fixture
+def open_hours(settings):
+    """Settings under which the team is always open, so tests don't depend on the clock."""
+    return replace(
+        settings,
+        opening_time="00:00",
+        closing_time="23:59",
+        holiday_country="GB",
+        holiday_subdivision="",
+    )
+
+
+@pytest.fixture
+def app(open_hours, redis_client):
+    return create_app(open_hours)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["ivr.store"]
+
+
+class FlaskTransport(Transport):
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, url: str, params: dict, headers: dict) -> tuple[int, str]:
+        path = url[len(BASE_URL) :] if url.startswith(BASE_URL) else url
+        response = self.client.post(path, data=params, headers=headers)
+        return response.status_code, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def phone(client):
+    """Place a simulated call: phone(from_number=...) returns a dialled SimulatedCall."""
+
+    def dial(**kwargs) -> SimulatedCall:
+        return SimulatedCall(FlaskTransport(client), BASE_URL, AUTH_TOKEN, **kwargs).dial()
+
+    return dial
