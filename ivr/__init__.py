@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 
 from .config import Settings, load_settings
 from .engine import Engine
+from .figures import Figures
 from .flow import load_flow
 from .hours import Hours
 from .store import Store, connect
@@ -32,9 +33,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["ivr.store"] = store
     app.extensions["ivr.flow"] = flow
+    hours = Hours.from_settings(settings)
     app.extensions["ivr.engine"] = Engine(
-        flow, settings, Hours.from_settings(settings), allocate_reference=store.allocate_reference
+        flow, settings, hours, allocate_reference=store.allocate_reference
     )
+    store.figures = Figures(flow, hours, settings.callback_target_working_days)
 
     from . import api, voice
 

@@ -1,4 +1,5 @@
-"""Call logs: closing a call when Twilio reports its status, and naming how each call ended."""
+"""Call logs: closing a call when Twilio reports its status (or when the sweep gives up waiting),
+and naming how each call ended."""
 
 from __future__ import annotations
 
@@ -35,10 +36,14 @@ def record_status(store: Store, sid: str, form, moment: datetime) -> None:
     status = (form.get("CallStatus") or "")[:20]
     if status not in FINAL_STATUSES:
         return
+    close_call(store, sid, status, form.get("CallDuration", ""), moment)
+
+
+def close_call(store: Store, sid: str, status: str, duration: str, moment: datetime) -> bool:
+    """Give the call its outcome and count its ending, once; False if it was already closed."""
     log_key = key("call_log", sid=sid)
     if not store.redis.hsetnx(log_key, "ended_at", moment.timestamp()):
-        return  # already closed: a duplicate callback
-    duration = form.get("CallDuration", "")
+        return False  # already closed: a duplicate callback, or the sweep got there first
     log = store.call_log(sid)
     events = store.call_events(sid)
     fields = {
@@ -49,5 +54,23 @@ def record_status(store: Store, sid: str, form, moment: datetime) -> None:
     if "started_at" not in log:
         fields["started_at"] = moment.timestamp() - (fields["duration"] or 0)
     store.log_call(
-        sid, [{"t": round(moment.timestamp(), 3), "type": "status", "status": status}], fields
+        sid,
+        [{"t": round(moment.timestamp(), 3), "type": "status", "status": status}],
+        fields,
+        closed_log={**log, **fields},
     )
+    return True
+
+
+def sweep_unclosed(store: Store, older_than: float, moment: datetime) -> int:
+    """Close calls that started before `older_than` and never got a final status from Twilio.
+
+    Their outcome comes from where they were (the last prompt); the status is "no_status".
+    """
+    closed = 0
+    for sid in store.redis.zrangebyscore(key("calls_open"), "-inf", older_than):
+        if close_call(store, sid, "no_status", "", moment):
+            closed += 1
+        else:
+            store.redis.zrem(key("calls_open"), sid)  # closed meanwhile; nothing else to do
+    return closed

@@ -22,6 +22,11 @@ TEMPLATES: dict[str, str] = {
     "callbacks_by_status": "callbacks:status:{status}",  # zset: callback id scored by creation
     "callback_queue": "callbacks:queue",  # zset: waiting callbacks, urgent first then oldest
     "callback_refs": "callbacks:refs",  # set: every reference ever given out (never reused)
+    # Service figures (anonymous counters, kept after personal data is purged).
+    "fig_day": "figures:day:{day}",  # hash: counters for calls started on a local day
+    "fig_intake": "figures:intake:{day}",  # hash: counters for callbacks requested on a local day
+    "calls_open": "calls:open",  # zset: calls with no final status yet, scored by start time
+    "purged_until": "retention:purged_until",  # string: start time up to which calls are purged
     # API tokens (hashes only, never the token itself).
     "api_tokens": "api_tokens",  # hash: sha256(token) -> JSON {name, created_at}
 }

@@ -71,6 +71,9 @@ class Store:
         self.call_state_ttl = call_state_ttl
         self.retention_seconds = retention_seconds
         self._allocate = client.register_script(ALLOCATE_REFERENCE)
+        # Service figures (ivr/figures.py), counted in the same MULTI as each step; set by
+        # create_app. None means no counting (e.g. a bare Store in a script).
+        self.figures = None
 
     # --- a call in progress ---------------------------------------------------------------
     def load_call(self, sid: str) -> CallState:
@@ -104,6 +107,8 @@ class Store:
                 pipe.unwatch()
                 raise StepConflict(before.sid)
             pipe.multi()
+            if self.figures is not None:  # first: it records its marks in the state's data
+                self.figures.count_turn(pipe, after.data, events)
             pipe.hset(
                 state_key,
                 mapping={
@@ -117,6 +122,8 @@ class Store:
             self._log_call(pipe, before.sid, events, log_fields)
             if callback:
                 self._write_callback(pipe, callback)
+                if self.figures is not None and not callback.get("is_update"):
+                    self.figures.count_intake(pipe, {}, callback)
             try:
                 pipe.execute()
             except redis.WatchError as exc:
@@ -131,13 +138,24 @@ class Store:
             started = log_fields.get("started_at")
             if started is not None:
                 pipe.zadd(key("calls_by_start"), {sid: started}, nx=True)
+                if "outcome" not in log_fields:  # open until its final status (or the sweep)
+                    pipe.zadd(key("calls_open"), {sid: started}, nx=True)
             pipe.hset(log_key, mapping={k: _flat(v) for k, v in log_fields.items()})
             pipe.expire(log_key, self.retention_seconds)
 
-    def log_call(self, sid: str, events: list[dict], log_fields: dict) -> None:
-        """Record events outside a step (status callbacks), in one round trip."""
+    def log_call(
+        self, sid: str, events: list[dict], log_fields: dict, closed_log: dict | None = None
+    ) -> None:
+        """Record events outside a step (status callbacks), in one round trip.
+
+        `closed_log` (the whole call log once the call has ended) counts its ending in the figures.
+        """
         with self.redis.pipeline(transaction=True) as pipe:
             self._log_call(pipe, sid, events, log_fields)
+            if closed_log is not None:
+                pipe.zrem(key("calls_open"), sid)
+                if self.figures is not None:
+                    self.figures.count_close(pipe, closed_log)
             pipe.execute()
 
     def call_log(self, sid: str) -> dict:
