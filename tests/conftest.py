@@ -137,14 +137,20 @@ class FlaskTransport(Transport):
         return response.status_code, response.get_data(as_text=True)
 
 
-@pytest.fixture
-def phone(client):
-    """Place a simulated call: phone(from_number=...) returns a dialled SimulatedCall."""
+def phone_for(app):
+    """A dialler for a given app: phone_for(app)(from_number=...) returns a dialled call."""
 
     def dial(**kwargs) -> SimulatedCall:
-        return SimulatedCall(FlaskTransport(client), BASE_URL, AUTH_TOKEN, **kwargs).dial()
+        token = app.config["SETTINGS"].twilio_auth_token
+        return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, token, **kwargs).dial()
 
     return dial
+
+
+@pytest.fixture
+def phone(app):
+    """Place a simulated call: phone(from_number=...) returns a dialled SimulatedCall."""
+    return phone_for(app)
 
 
 @pytest.fixture
