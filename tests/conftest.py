@@ -3,6 +3,7 @@ stand-in that places simulated calls through the Flask test client."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,9 @@ import redis
 from ivr import create_app
 from ivr.config import load_settings
 from ivr.phone_sim import SimulatedCall, Transport
+
+# The `ivr` command reads a developer's .local/env only when IVR_ENV is unset; tests never want it.
+os.environ["IVR_ENV"] = "test"
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 BASE_URL = "http://localhost"
