@@ -45,6 +45,11 @@ def _engine() -> Engine:
     return current_app.extensions["ivr.engine"]
 
 
+def now():
+    """The current time; tests set app.extensions["ivr.clock"] to call at a chosen moment."""
+    return current_app.extensions.get("ivr.clock", utc_now)()
+
+
 def fallback_twiml() -> VoiceResponse:
     """The safe answer that needs nothing but this process: crisis numbers, then goodbye."""
     settings = current_app.config["SETTINGS"]
@@ -99,7 +104,7 @@ def _answer(sid: str, turn: Turn | None) -> Response:
 
 
 def _take_step(sid: str, turn: Turn | None) -> str:
-    store, engine, moment = _store(), _engine(), utc_now()
+    store, engine, moment = _store(), _engine(), now()
     state = store.load_call(sid)
     asked_step = _int(request.args.get("s"))
     asked_node = request.args.get("n", "")
@@ -154,7 +159,7 @@ def status():
     sid = _call_sid()
     if sid is not None:
         try:
-            calls.record_status(_store(), sid, request.form, utc_now())
+            calls.record_status(_store(), sid, request.form, now())
         except redis.RedisError as exc:
             # Twilio retries nothing here; the sweep closes calls that never got a status.
             log.error(
