@@ -151,5 +151,15 @@ def call(url: str | None, from_number: str, keys: str | None) -> None:
     click.echo(f"Call ended ({sim.call_sid}, about {int(sim.seconds)} seconds).")
 
 
+def _add_report_commands() -> None:
+    from .cli_reports import demo, purge, reports
+
+    main.add_command(reports)
+    main.add_command(purge)
+    main.add_command(demo)
+
+
+_add_report_commands()
+
 if __name__ == "__main__":
     main()

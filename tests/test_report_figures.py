@@ -1,0 +1,178 @@
+"""Service figures: six callers with known paths, counted by hand, must show up in the figures
+exactly; the recount from raw events must agree with the live counters; retention purges
+personal data but keeps the figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from click.testing import CliRunner
+
+from ivr import report
+from ivr.cli import main
+from ivr.keys import key
+from ivr.recount import rebuild
+from ivr.retention import housekeeping, purge
+
+NUMBERS = ["+447700900111", "+447700900222", "+447700900333", "+447700900444", "+447700900555"]
+
+
+def place_six_calls(phone) -> dict:
+    calls = {}
+    # 1. Listens to two parts of the IPT explanation (the second one twice), then hangs up.
+    call = phone(from_number=NUMBERS[0])
+    call.press("1").press("1").press("*").hang_up()
+    calls["listener"] = call
+    # 2. Screening all the way (PHQ-2 3+2 = 5, no risk), then a callback on caller ID.
+    call = phone(from_number=NUMBERS[1])
+    for keys in ("2", "4", "3", "2", "1", "1", "1", "1", "1", "1", "3"):
+        call.press(keys)
+    calls["screened"] = call.hang_up()
+    # 3. PHQ-2 0, says yes to the risk question, asks for a callback from the support prompt.
+    call = phone(from_number=NUMBERS[2])
+    for keys in ("2", "1", "1", "1", "2", "1", "1", "3"):
+        call.press(keys)
+    calls["at_risk"] = call.hang_up()
+    # 4. Straight to a callback.
+    call = phone(from_number=NUMBERS[3])
+    for keys in ("3", "1", "2", "1"):
+        call.press(keys)
+    calls["callback"] = call.hang_up()
+    # 5. Hangs up at the main menu. 6. Says nothing until the line ends the call.
+    calls["early"] = phone(from_number=NUMBERS[4]).hang_up()
+    call = phone(from_number=NUMBERS[0])
+    call.silence().silence().silence()
+    assert call.ended
+    calls["quiet"] = call
+    return calls
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def figures_for(app, redis_client):
+    start, end = today() - timedelta(days=1), today() + timedelta(days=1)
+    totals = report.load(redis_client, start, end)
+    return totals, {t.name: t for t in report.tables(totals, app.extensions["ivr.flow"])}
+
+
+def test_six_known_calls_give_hand_counted_figures(app, phone, redis_client):
+    place_six_calls(phone)
+    totals, tables = figures_for(app, redis_client)
+    c = totals.calls
+    assert c["calls"] == 6
+    assert c["topic:what_it_is"] == 1 and c["topic:four_difficulties"] == 1  # heard twice: once
+    assert c["topic:who_it_is_for"] == 0
+    assert c["screening_started"] == 2 and c["screening_completed"] == 1
+    assert c["phq2:5"] == 1 and c["phq2:0"] == 1 and sum(c[f"phq2:{n}"] for n in range(7)) == 2
+    assert c["risk:yes"] == 1 and c["risk:no"] == 1
+    assert c["callbacks"] == 3 and c["callbacks_urgent"] == 1
+    assert c["outcome:callback_requested"] == 3
+    assert c["outcome:information_only"] == 1
+    assert c["outcome:hung_up"] == 1
+    assert c["outcome:silence_timeout"] == 1
+    assert c["abandoned"] == 2  # the listener and the early hang-up
+    assert c["dropoff:info_difficulties"] == 1 and c["dropoff:main_menu"] == 1
+    assert c["reached:main_menu"] == 6
+    assert totals.intake["requested"] == 3 and totals.intake["requested_urgent"] == 1
+    # What a manager reads in the tables.
+    assert ["what it is", 1, "16.7%"] in tables["ipt_explanation"].rows
+    assert ["PHQ-2 total 3 or more", 1, "50.0%"] in tables["screening"].rows
+    assert ["abandoned (of the above)", 2, "33.3%"] in tables["outcomes"].rows
+    assert ["main_menu", 6, 1, "16.7%"] in tables["dropoff"].rows
+    per_day = {row[0]: row[1:] for row in tables["calls_per_day"].rows}
+    local_today = app.extensions["ivr.store"].figures.day(datetime.now(UTC).timestamp())
+    assert per_day[local_today] == [6, 3, 2]
+    assert sum(sum(row[1:]) for row in tables["calls_by_hour"].rows) == 6
+
+
+def test_intake_times_are_counted_when_the_team_acts(app, phone, redis_client):
+    store = app.extensions["ivr.store"]
+    calls = place_six_calls(phone)
+    refs = {cb["call_sid"]: cb for cb in store.list_callbacks(None, None, 10)[0]}
+    urgent = refs[calls["at_risk"].call_sid]
+    plain = refs[calls["screened"].call_sid]
+    # The intake team: urgent one tried after 30 min and reached; the other tried after 3 h,
+    # reached on the second attempt after 5 h, booked.
+    for cb, changes in (
+        (urgent, {"first_attempt_at": 30, "contacted_at": 30, "attempts": 1}),
+        (plain, {"first_attempt_at": 180, "contacted_at": 300, "attempts": 2}),
+    ):
+        before = redis_client.hgetall(key("callback", id=cb["reference"]))
+        after = dict(before)
+        for name, value in changes.items():
+            after[name] = value if name == "attempts" else cb["created_at"] + value * 60
+        after["close_reason"] = "reached_booked"
+        with redis_client.pipeline() as pipe:
+            pipe.hset(key("callback", id=cb["reference"]), mapping=after)
+            store.figures.count_intake(pipe, before, after)
+            pipe.execute()
+    _, tables = figures_for(app, redis_client)
+    rows = dict(tables["callbacks"].rows)
+    assert rows["First attempted"] == 2 and rows["Contacted"] == 2
+    assert rows["Median time to first attempt"] == "30 min"
+    assert rows["90th percentile to first attempt"] == "3.0 h"
+    assert rows["Median time to contact"] == "30 min"
+    assert rows["Contacted within target"] == "100.0%"
+    assert rows["Attempts per contact (mean)"] == "1.50"
+    assert ["Urgent: median time to first attempt", "30 min", ""] in tables["risk"].rows
+    assert tables["intake_outcomes"].rows == [["reached booked", 2, "100.0%"]]
+    assert rebuild(store, store.figures, apply=False)["differences"] == []
+
+
+def test_live_counters_equal_the_recount_from_raw_events(app, phone, redis_client, redis_server):
+    from ivr.demo import fill
+
+    place_six_calls(phone)
+    fill(app.extensions["ivr.engine"], app.extensions["ivr.store"], 150, weeks=3, seed=7)
+    store = app.extensions["ivr.store"]
+    live = {k: redis_client.hgetall(k) for k in redis_client.scan_iter(key("fig_day", day="*"))}
+    assert sum(int(h.get("calls", 0)) for h in live.values()) == 156
+    result = rebuild(store, store.figures, apply=False)
+    assert result["calls"] == 156 and result["differences"] == []
+    # A lost write shows up, and the rebuild command puts it right.
+    some_day = next(iter(live))
+    redis_client.hincrby(some_day, "calls", 5)
+    env = {"REDIS_URL": redis_server.url, "TWILIO_AUTH_TOKEN": "x"}
+    checked = CliRunner().invoke(main, ["reports", "rebuild", "--check"], env=env)
+    assert checked.exit_code == 1 and "live" in checked.output
+    fixed = CliRunner().invoke(main, ["reports", "rebuild"], env=env)
+    assert fixed.exit_code == 0, fixed.output
+    assert {k: redis_client.hgetall(k) for k in live} == live
+
+
+def test_purge_removes_personal_data_and_keeps_the_figures(app, phone, redis_client):
+    store = app.extensions["ivr.store"]
+    calls = place_six_calls(phone)
+    before, _ = figures_for(app, redis_client)
+    sid = calls["screened"].call_sid
+    # Close the callback request, as intake would, so it is old enough to go.
+    ref = store.callback(redis_client.get(key("callback_for_call", sid=sid)))["reference"]
+    redis_client.zadd(key("callbacks_by_status", status="closed"), {ref: 1})
+    later = datetime.now(UTC) + timedelta(days=91)
+    done = purge(store, 90, later)
+    assert done["calls"] == 6 and done["callbacks"] == 1
+    assert store.call_events(sid) == []
+    log = store.call_log(sid)
+    assert "from_masked" not in log and log["outcome"] == "callback_requested"
+    assert store.callback(ref) is None
+    after, _ = figures_for(app, redis_client)
+    assert after.calls == before.calls and after.intake == before.intake
+    # A rebuild after the purge leaves the purged days' counters alone.
+    assert rebuild(store, store.figures, apply=True)["differences"] == []
+    assert figures_for(app, redis_client)[0].calls == before.calls
+
+
+def test_sweep_closes_calls_that_never_got_a_status(app, phone, redis_client):
+    store = app.extensions["ivr.store"]
+    call = phone(from_number=NUMBERS[0])
+    call.press("1")  # then the status callback never arrives
+    assert "outcome" not in store.call_log(call.call_sid)
+    done = housekeeping(store, 90, 3600, datetime.now(UTC) + timedelta(hours=2))
+    assert done["swept"] == 1
+    log = store.call_log(call.call_sid)
+    assert log["outcome"] == "information_only" and log["call_status"] == "no_status"
+    totals, _ = figures_for(app, redis_client)
+    assert totals.calls["dropoff:info_what"] == 1
+    assert housekeeping(store, 90, 3600, datetime.now(UTC) + timedelta(hours=3))["swept"] == 0
