@@ -36,10 +36,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         flow, settings, Hours.from_settings(settings), allocate_reference=store.allocate_reference
     )
 
-    from . import api, voice
+    from . import api, voice, web
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    web.init_app(app)  # staff sign-in, CSRF, staff pages
 
     @app.get("/healthz")
     def healthz():
