@@ -39,10 +39,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     store.figures = Figures(flow, hours, settings.callback_target_working_days)
 
-    from . import api, voice
+    from . import api, voice, web
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    web.init_app(app)  # staff sign-in, CSRF, staff pages
 
     @app.get("/healthz")
     def healthz():

@@ -75,6 +75,46 @@ def api_token_revoke(name: str) -> None:
 
 
 @main.group()
+def users() -> None:
+    """Staff accounts for the intake and manager pages (there is no default account)."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["intake", "manager", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(username: str, role: str, password_stdin: bool) -> None:
+    """Create an account USERNAME with a role; asks for the password."""
+    from .users import UserError, create_user
+
+    try:
+        name = create_user(_redis(), username, role, _read_password(password_stdin))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created {role} account {name!r}.")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_reset_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME; their open sessions end."""
+    from .users import UserError, set_password
+
+    try:
+        set_password(_redis(), username, _read_password(password_stdin))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Password for {username!r} changed.")
+
+
+@main.group()
 def flows() -> None:
     """The phone flows in call_flows/."""
 

@@ -207,3 +207,38 @@ def page(chromium):
     tab = chromium.new_page()
     yield tab
     tab.close()
+
+
+# --- staff sign-in (ivr/auth.py) ----------------------------------------------------------------
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token in a page's forms."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def signed_in(app):
+    """signed_in(client, role="intake", username=None) -> username: creates an account with the
+    app's own code and signs in through the real /login form (with its CSRF token)."""
+    from ivr.users import create_user
+
+    counter = iter(range(1, 1000))
+
+    def sign_in(client, role: str = "intake", username: str | None = None) -> str:
+        username = username or f"{role}{next(counter)}"
+        create_user(app.extensions["ivr.store"].redis, username, role, STAFF_PASSWORD)
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            "/login",
+            data={"username": username, "password": STAFF_PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return username
+
+    return sign_in
