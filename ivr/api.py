@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .keys import key
+from . import call_logs
+from .calls import OUTCOMES
 from .store import Store
 from .tokens import check_token
 
@@ -73,26 +75,31 @@ def _public_callback(cb: dict) -> dict:
 @bp.get("/calls")
 @token_required
 def list_calls():
-    limit, cursor = _page_args()
-    store = _store()
-    high = "+inf"
-    if cursor:
-        high = "(" + cursor.partition(":")[0]
-    rows = store.redis.zrevrangebyscore(
-        key("calls_by_start"), high, "-inf", start=0, num=limit + 1, withscores=True
-    )
-    page = rows[:limit]
-    with store.redis.pipeline(transaction=False) as pipe:
-        for sid, _ in page:
-            pipe.hgetall(key("call_log", sid=sid))
-        logs = pipe.execute()
-    calls = [
-        {
-            "call_sid": sid,
-            **{k: v for k, v in log.items() if k != "from_masked"},
-            "from": log.get("from_masked", ""),
-        }
-        for (sid, _), log in zip(page, logs, strict=True)
-    ]
-    next_cursor = f"{page[-1][1]!r}:{page[-1][0]}" if len(rows) > limit else None
+    """Call logs newest first: ?start=&end= (local dates, inclusive), ?outcome=, ?cursor=, ?limit=.
+
+    The caller's number is masked to its last three digits, as on the managers' pages.
+    """
+    limit, _ = _page_args()
+    low, high = float("-inf"), float("inf")
+    try:
+        if request.args.get("start"):
+            low = _local_midnight(date.fromisoformat(request.args["start"]))
+        if request.args.get("end"):
+            high = _local_midnight(date.fromisoformat(request.args["end"]) + timedelta(days=1))
+    except ValueError:
+        abort(400, "start and end must be dates like 2025-01-31.")
+    outcome = request.args.get("outcome") or None
+    if outcome is not None and outcome not in OUTCOMES:
+        abort(400, f"outcome must be one of {', '.join(OUTCOMES)}.")
+    try:
+        calls, next_cursor = call_logs.page(
+            _store().redis, low, high, outcome, request.args.get("cursor") or None, limit
+        )
+    except call_logs.BadCursor:
+        abort(400, "cursor is not one this API gave out.")
     return jsonify(calls=calls, next_cursor=next_cursor)
+
+
+def _local_midnight(day: date) -> float:
+    tz = _store().figures.tz
+    return datetime.combine(day, time(0), tzinfo=tz).timestamp()

@@ -9,6 +9,14 @@ from .keys import key
 from .store import Store
 
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+OUTCOMES = (
+    "callback_requested",
+    "crisis_route",
+    "silence_timeout",
+    "invalid_keys",
+    "information_only",
+    "hung_up",
+)
 
 
 def outcome_of(log: dict, events: list[dict]) -> str:

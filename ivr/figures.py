@@ -139,10 +139,10 @@ class Figures:
         created = _float(after.get("created_at"))
         if created is None:
             return out
+        # Urgent as it is now: a later risk answer can make a request urgent after it was made.
         urgent = str(after.get("urgent")) in ("1", "True", "true")
         if not before.get("created_at"):
             out["requested"] += 1
-            out["requested_urgent"] += urgent
         first = _float(after.get("first_attempt_at"))
         if first is not None and not before.get("first_attempt_at"):
             minutes = max(0, int((first - created) // MINUTE))

@@ -181,7 +181,7 @@ def _risk_and_outcomes(fig: Totals, flow: Flow) -> list[Table]:
         ["Figure", "Value", "Share"],
         [[label, c[f"risk:{k}"], pct(c[f"risk:{k}"], answered)] for k, label in RISK_ANSWERS]
         + [
-            ["Urgent callbacks requested", i["requested_urgent"], ""],
+            ["Urgent callbacks requested", c["callbacks_urgent"], ""],
             ["Urgent: median time to first attempt", minutes(percentile(urgent, 0.5)), ""],
             ["Urgent: 90th percentile to first attempt", minutes(percentile(urgent, 0.9)), ""],
         ],
@@ -233,7 +233,6 @@ def _intake_tables(i: Counter) -> list[Table]:
         ["Figure", "Value"],
         [
             ["Callback requests", i["requested"]],
-            ["Urgent requests", i["requested_urgent"]],
             ["First attempted", i["first_attempted"]],
             ["Median time to first attempt", minutes(percentile(first, 0.5))],
             ["90th percentile to first attempt", minutes(percentile(first, 0.9))],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .calls import sweep_unclosed
+from .calls import OUTCOMES, sweep_unclosed
 from .keys import key
 from .store import Store
 
@@ -41,6 +41,8 @@ def purge(store: Store, retention_days: int, moment: datetime) -> dict:
                     pipe.hset(key("call_log", sid=sid), "purged", "1")
                 else:  # the log expired on its own: drop it from the index too
                     pipe.zrem(key("calls_by_start"), sid)
+                    for outcome in OUTCOMES:
+                        pipe.zrem(key("calls_by_outcome", outcome=outcome), sid)
             last = store.redis.zscore(key("calls_by_start"), sids[-1])
             pipe.execute()
         calls += len(sids)

@@ -154,6 +154,9 @@ class Store:
             self._log_call(pipe, sid, events, log_fields)
             if closed_log is not None:
                 pipe.zrem(key("calls_open"), sid)
+                if closed_log.get("outcome") and closed_log.get("started_at") not in (None, ""):
+                    index = key("calls_by_outcome", outcome=closed_log["outcome"])
+                    pipe.zadd(index, {sid: float(closed_log["started_at"])})
                 if self.figures is not None:
                     self.figures.count_close(pipe, closed_log)
             pipe.execute()

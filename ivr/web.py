@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, auth, csrf
+from . import admin, auth, csrf, reports_web
 
 
 def _error_page(exc: HTTPException):
@@ -24,5 +24,6 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
+    reports_web.init_app(app)  # manager reports; links before the admin one
     auth.register_nav(app, "admin.users", "Staff accounts", "admin")
     app.register_error_handler(HTTPException, _error_page)

@@ -75,7 +75,7 @@ def test_six_known_calls_give_hand_counted_figures(app, phone, redis_client):
     assert c["abandoned"] == 2  # the listener and the early hang-up
     assert c["dropoff:info_difficulties"] == 1 and c["dropoff:main_menu"] == 1
     assert c["reached:main_menu"] == 6
-    assert totals.intake["requested"] == 3 and totals.intake["requested_urgent"] == 1
+    assert totals.intake["requested"] == 3
     # What a manager reads in the tables.
     assert ["what it is", 1, "16.7%"] in tables["ipt_explanation"].rows
     assert ["PHQ-2 total 3 or more", 1, "50.0%"] in tables["screening"].rows
