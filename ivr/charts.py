@@ -41,10 +41,13 @@ def columns(labels: list[str], values: list[float], title: str) -> Markup:
             f'width="{max(step * 0.8, 1):.1f}" height="{bar:.1f}" fill="{BAR}">'
             f"<title>{escape(label)}: {value:g}</title></rect>"
         )
-    for n in sorted({0, len(labels) // 2, len(labels) - 1}) if labels else []:
+    last = len(labels) - 1
+    for n in sorted({0, len(labels) // 2, last}) if labels else []:
         x = left + n * step + step / 2
+        anchor = "start" if n == 0 else "end" if n == last else "middle"
+        x = left if n == 0 else WIDTH if n == last else x
         parts.append(
-            f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" font-size="12">'
+            f'<text x="{x:.1f}" y="{height - 10}" text-anchor="{anchor}" font-size="12">'
             f"{escape(labels[n])}</text>"
         )
     return _svg(parts, height, title)

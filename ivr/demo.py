@@ -24,7 +24,7 @@ PERSONAS = (
     ("early_hang_up", 12),
     ("quiet", 8),
 )
-HANG_UP_EACH_STEP = 0.04
+HANG_UP_EACH_STEP = 0.025
 # Calls per hour of the day, roughly: busiest in the morning and early evening.
 HOUR_WEIGHTS = [1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 10, 9, 8, 8, 8, 7, 7, 8, 9, 8, 6, 4, 3, 2]
 

@@ -93,6 +93,24 @@ def minutes(value: int | None) -> str:
     return f"{value / 60:.1f} h" if value < 48 * 60 else f"{value / 1440:.1f} days"
 
 
+def summary(fig: Totals) -> list[tuple[str, str, str]]:
+    """The headline figures: (label, value, definition)."""
+    c, i = fig.calls, fig.intake
+    ended = sum(v for k, v in c.items() if k.startswith("outcome:"))
+    first = percentile(histogram(i, "to_first_attempt:"), 0.5)
+    return [
+        ("Calls", str(c["calls"]), "calls answered by the line"),
+        ("Abandoned", pct(c["abandoned"], ended), "hung up before an end of the flow"),
+        ("Callbacks requested", str(c["callbacks"]), "callback requests made on calls"),
+        (
+            "Screening completed",
+            pct(c["screening_completed"], c["screening_started"]),
+            "of the calls that started it",
+        ),
+        ("Median time to first attempt", minutes(first), "from request to intake's first call"),
+    ]
+
+
 def tables(fig: Totals, flow: Flow) -> list[Table]:
     c, i = fig.calls, fig.intake
     calls = c["calls"]

@@ -87,19 +87,24 @@ def _csv(rows, filename: str) -> Response:
     )
 
 
-def _tables(start: date, end: date) -> list[report.Table]:
+def _load(start: date, end: date) -> tuple[report.Totals, list[report.Table]]:
     totals = report.load(_store().redis, start, end)
-    return report.tables(totals, current_app.extensions["ivr.flow"])
+    return totals, report.tables(totals, current_app.extensions["ivr.flow"])
 
 
 @bp.get("/", endpoint="figures")
 @role_required("manager", "admin")
 def figures_page():
     start, end = date_range()
-    tables = _tables(start, end)
+    totals, tables = _load(start, end)
     charts = {t.name: chart_for(t) for t in tables}
     return render_template(
-        "reports_figures.html", tables=tables, charts=charts, start=start, end=end
+        "reports_figures.html",
+        summary=report.summary(totals),
+        tables=tables,
+        charts=charts,
+        start=start,
+        end=end,
     )
 
 
@@ -108,7 +113,7 @@ def figures_page():
 def figures_csv():
     start, end = date_range()
     name = request.args.get("table", "")
-    table = next((t for t in _tables(start, end) if t.name == name), None)
+    table = next((t for t in _load(start, end)[1] if t.name == name), None)
     if table is None:
         abort(404, "There is no table by that name.")
     return _csv([table.columns, *table.rows], f"{name}_{start}_{end}.csv")
