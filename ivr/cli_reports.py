@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import click
+import redis
 
 from .engine import utc_now
 
@@ -59,9 +60,16 @@ def purge(every: int) -> None:
     app = _app()
     settings, store = app.config["SETTINGS"], app.extensions["ivr.store"]
     while True:
-        done = housekeeping(
-            store, settings.retention_days, settings.unclosed_call_timeout, utc_now()
-        )
+        try:
+            done = housekeeping(
+                store, settings.retention_days, settings.unclosed_call_timeout, utc_now()
+            )
+        except redis.RedisError as exc:
+            if every <= 0:
+                raise click.ClickException(f"Redis is unavailable: {exc}") from exc
+            click.echo(f"Redis is unavailable ({type(exc).__name__}); trying again later.")
+            time.sleep(every)
+            continue
         click.echo(
             f"Closed {done['swept']} call(s) with no status; purged {done['calls']} call(s) and "
             f"{done['callbacks']} closed callback request(s)."

@@ -27,6 +27,9 @@ from .charts import chart_for
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 DEFAULT_DAYS = 28
+# A call-log CSV streams every call in the range with its path; a quarter of a busy year is a
+# few seconds, and longer ranges would outlast the web worker's timeout (see docs/reports.md).
+CALLS_CSV_MAX_DAYS = 92
 
 
 def _store():
@@ -152,6 +155,8 @@ def calls_page():
 @role_required("manager", "admin")
 def calls_csv():
     start, end = date_range()
+    if (end - start).days >= CALLS_CSV_MAX_DAYS:
+        abort(400, f"Export call logs at most {CALLS_CSV_MAX_DAYS} days at a time.")
     outcome = _outcome()
     low, high = _bounds(start, end)
     rows = call_logs.csv_rows(_store().redis, low, high, outcome, _tz())

@@ -109,6 +109,7 @@ def test_reports_refuse_other_roles_and_bad_input(app, client, signed_in, redis_
         "/reports/?start=2000-01-01&end=2025-01-01",
         "/reports/calls?outcome=nonsense",
         "/reports/calls?cursor=abc",
+        "/reports/calls.csv?start=2025-01-01&end=2025-12-31",
     ):
         got = client.get(url)
         assert got.status_code == 400, url
