@@ -176,3 +176,28 @@ def test_sweep_closes_calls_that_never_got_a_status(app, phone, redis_client):
     totals, _ = figures_for(app, redis_client)
     assert totals.calls["dropoff:info_what"] == 1
     assert housekeeping(store, 90, 3600, datetime.now(UTC) + timedelta(hours=3))["swept"] == 0
+
+
+def test_demo_and_purge_commands(redis_server, redis_client):
+    env = {"REDIS_URL": redis_server.url, "TWILIO_AUTH_TOKEN": "x"}
+    made = CliRunner().invoke(
+        main, ["demo", "--calls", "40", "--weeks", "2", "--seed", "3"], env=env
+    )
+    assert made.exit_code == 0, made.output
+    assert redis_client.zcard(key("calls_by_start")) == 40
+    assert redis_client.zcard(key("calls_open")) == 0  # every demo call was closed
+    days = list(redis_client.scan_iter(key("fig_day", day="*")))
+    assert sum(int(redis_client.hget(d, "calls") or 0) for d in days) == 40
+    purged = CliRunner().invoke(main, ["purge"], env=env)
+    assert purged.exit_code == 0, purged.output
+    assert "purged 0 call(s)" in purged.output  # nothing is older than 90 days yet
+    checked = CliRunner().invoke(main, ["reports", "rebuild", "--check"], env=env)
+    assert checked.exit_code == 0 and "0 counter(s) differ" in checked.output
+    production = {
+        **env,
+        "IVR_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "IVR_PUBLIC_BASE_URL": "https://line.example.nhs.uk",
+    }
+    refused = CliRunner().invoke(main, ["demo"], env=production)
+    assert refused.exit_code != 0 and "refuses to run in production" in refused.output
