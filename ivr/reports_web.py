@@ -27,9 +27,9 @@ from .charts import chart_for
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 DEFAULT_DAYS = 28
-# A call-log CSV streams every call in the range with its path; a quarter of a busy year is a
-# few seconds, and longer ranges would outlast the web worker's timeout (see docs/reports.md).
-CALLS_CSV_MAX_DAYS = 92
+# A call-log CSV streams every call in the range with its path: about 5 s for a month at a
+# million calls a year (benchmarks/RESULTS.md); longer would near gunicorn's 15 s worker timeout.
+CALLS_CSV_MAX_DAYS = 31
 
 
 def _store():
