@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from .call_logs import ranked_chunks
 from .figures import Figures
 from .keys import key
 from .store import Store
@@ -30,14 +31,8 @@ class Recount:
 
 def _members(store: Store, index: str, low: float):
     """Every member of a sorted set scored above `low`, a chunk at a time."""
-    start = 0
-    while True:
-        bound = "-inf" if low == float("-inf") else f"({low}"
-        rows = store.redis.zrangebyscore(index, bound, "+inf", start=start, num=CHUNK)
-        if not rows:
-            return
-        yield rows
-        start += len(rows)
+    bound = low if low == float("-inf") else low + 1e-6
+    yield from ranked_chunks(store.redis, index, bound, float("inf"), CHUNK)
 
 
 def recount(store: Store, figures: Figures, after: float) -> Recount:

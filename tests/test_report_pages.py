@@ -147,3 +147,13 @@ def test_figures_page_draws_charts_in_a_real_browser(app, live_server, page, sig
     assert page.get_by_text("Definition:").count() == 10  # one beside every figure
     DOCS.mkdir(exist_ok=True)
     page.screenshot(path=str(DOCS / "reports.png"), full_page=False)
+
+
+def test_exports_walk_a_range_in_chunks_without_gaps_or_repeats(redis_client):
+    from ivr.call_logs import ranked_chunks
+
+    redis_client.zadd("ivr:test:index", {f"CA{n}": 100 + n // 2 for n in range(11)})
+    chunks = list(ranked_chunks(redis_client, "ivr:test:index", 101, 105, size=2))
+    assert all(len(c) <= 2 for c in chunks)
+    # Scores 101..104 inclusive: members 2..9; the high end is exclusive.
+    assert sorted(m for c in chunks for m in c) == sorted(f"CA{n}" for n in range(2, 10))
