@@ -181,9 +181,15 @@ def call_page(sid: str):
         "reports_call.html",
         call=call_logs.public(sid, log),
         events=call_logs.events(_store().redis, sid),
-        started=started,
+        offset=lambda t: _offset(float(t or 0) - started),
         when=lambda ts: call_logs.local_time(ts, _tz()),
     )
+
+
+def _offset(seconds: float) -> str:
+    """+m:ss from the start of the call (event times are rounded to the millisecond)."""
+    seconds = max(0, int(round(seconds)))
+    return f"+{seconds // 60}:{seconds % 60:02d}"
 
 
 def init_app(app) -> None:

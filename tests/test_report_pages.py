@@ -61,6 +61,9 @@ def test_every_page_csv_and_api_answer_shows_only_masked_numbers(
         page = client.get(f"/reports/calls/{call.call_sid}")
         assert page.status_code == 200
         outputs.append(page.get_data(as_text=True))
+    timeline = outputs[-1]  # the caller who keyed in a number
+    assert "<td>+0:00</td>" in timeline and "+-" not in timeline
+    assert "a number (not shown)" in timeline and "key 3" in timeline
     exported = client.get("/reports/calls.csv").get_data(as_text=True)
     outputs.append(exported)
     rows = list(csv.reader(io.StringIO(exported)))
