@@ -113,6 +113,11 @@ def set_role(client: redis.Redis, username: str, role: str) -> None:
     _update(client, username, role=role)
 
 
+def set_phone(client: redis.Redis, username: str, phone: str) -> None:
+    """The worker's own phone, remembered for "call me and connect"."""
+    _update(client, username, phone=phone)
+
+
 def get_user(client: redis.Redis, username: str) -> dict | None:
     """The account (without its password hash), or None."""
     raw = client.hgetall(key("user", username=normalise_username(username)))
@@ -124,6 +129,7 @@ def get_user(client: redis.Redis, username: str) -> dict | None:
         "created_at": float(raw.get("created_at") or 0),
         "password_changed_at": raw.get("password_changed_at", ""),
         "disabled": raw.get("disabled") == "1",
+        "phone": raw.get("phone", ""),
     }
 
 

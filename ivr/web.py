@@ -1,4 +1,4 @@
-"""The staff site's wiring: sign-in, CSRF, admin pages and friendly error pages.
+"""The staff site's wiring: sign-in, CSRF, intake and admin pages, and friendly error pages.
 
 Error pages are HTML for people, JSON under /api and plain text under /voice (Twilio reads only
 the status there), so bad input never shows a traceback.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, auth, csrf
+from . import admin, auth, call_connect, csrf, intake_api, intake_pages
 
 
 def _error_page(exc: HTTPException):
@@ -24,5 +24,9 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(intake_pages.bp)
+    app.register_blueprint(intake_api.bp)
+    app.register_blueprint(call_connect.bp)
+    auth.register_nav(app, "intake.queue", "Callback queue", "intake")
     auth.register_nav(app, "admin.users", "Staff accounts", "admin")
     app.register_error_handler(HTTPException, _error_page)
