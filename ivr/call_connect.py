@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 
+import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
@@ -75,10 +76,13 @@ def bridge():
     settings = current_app.config["SETTINGS"]
     store = current_app.extensions["ivr.store"]
     token = request.args.get("t", "")[:64]
-    ref = store.redis.get(key("bridge", token=token)) if token else None
-    phone = store.redis.hget(key("callback", id=ref), "phone") if ref else None
     response = VoiceResponse()
     say = {"voice": settings.voice, "language": settings.language}
+    try:
+        ref = store.redis.get(key("bridge", token=token)) if token else None
+        phone = store.redis.hget(key("callback", id=ref), "phone") if ref else None
+    except redis.RedisError:
+        ref, phone = None, None
     if not phone:
         response.say("This connection has expired. Please start it again from the queue.", **say)
         response.hangup()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -209,3 +210,27 @@ def test_cli_creates_accounts_and_resets_passwords(redis_server, redis_client):
     )
     assert prompted.exit_code == 0, prompted.output
     assert redis_client.hget("ivr:user:lee", "password_hash") != before
+
+
+def test_background_polling_does_not_keep_an_idle_session_alive(client, signed_in):
+    signed_in(client, "intake")
+    with client.session_transaction() as session:
+        session["seen"] = time.time() - 29 * 60  # a minute before the 30-minute idle limit
+        left_at = session["seen"]
+    polled = client.get("/intake/queue/rows", headers={"X-IVR-Background": "1"})
+    assert polled.status_code == 200
+    with client.session_transaction() as session:
+        assert session["seen"] == left_at
+    assert client.get("/intake/").status_code == 200  # a person's request counts
+    with client.session_transaction() as session:
+        assert session["seen"] > left_at
+
+
+def test_redis_outage_gives_a_clear_503_not_a_traceback(open_hours, redis_client):
+    app = create_app(replace(open_hours, redis_url="unix:///nonexistent/redis.sock"))
+    client = app.test_client()
+    response = login_post(client, "sam", STAFF_PASSWORD)
+    assert response.status_code == 503
+    assert "cannot be reached just now" in response.get_data(as_text=True)
+    api = client.get("/api/v1/callbacks", headers={"Authorization": "Bearer ivr_x"})
+    assert api.status_code == 503 and api.is_json

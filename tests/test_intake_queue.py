@@ -224,3 +224,19 @@ def test_overdue_after_the_target_in_working_days(service, request_callback):
     later = service.describe(cb, now=cb["created_at"] + 10 * 86400)
     assert later["overdue"]
     assert cb["created_at"] < cb["target_at"] <= cb["created_at"] + 6 * 86400
+
+
+def test_sweep_command_returns_lapsed_claims(service, request_callback, redis_server, redis_client):
+    from click.testing import CliRunner
+
+    from ivr.cli import main as cli
+
+    ref = request_callback()
+    service.claim(ref, "nia")
+    redis_client.zadd("ivr:callbacks:leases", {ref: time.time() - 1})  # as if the lease ran out
+    result = CliRunner().invoke(
+        cli, ["callbacks", "sweep"], env={"REDIS_URL": redis_server.url, "IVR_ENV": "test"}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 callback request(s) returned")
+    assert_consistent(redis_client, ref, "queued")

@@ -13,7 +13,7 @@
     });
   }
   function poll() {
-    fetch(table.getAttribute("data-poll-url"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+    fetch(table.getAttribute("data-poll-url"), { credentials: "same-origin", headers: { Accept: "text/html", "X-IVR-Background": "1" } })
       .then(function (response) {
         if (response.redirected || !response.ok) { throw new Error("signed out"); }
         return response.text();
