@@ -17,7 +17,7 @@ from flask import (
 )
 
 from . import audit, call_connect, outcomes, users
-from .auth import current_user, role_required
+from .auth import BACKGROUND_HEADER, current_user, role_required
 from .intake import IntakeError, intake
 from .phone import national
 from .queue import STATUSES
@@ -97,6 +97,7 @@ def _request_page(ref: str, status: int = 200, **extra):
         answer=outcomes.answer,
         topics=outcomes.TOPIC_LABELS,
         can_connect=call_connect.configured(current_app.config["SETTINGS"]),
+        renew_seconds=current_app.config["SETTINGS"].claim_lease_minutes * 20,  # a third
         title=f"Request {ref}",
         **extra,
     ), status
@@ -121,6 +122,13 @@ def _act(ref: str, action, done: str):
 @bp.post("/callbacks/<ref>/claim")
 @role_required("intake")
 def claim(ref: str):
+    if request.headers.get(BACKGROUND_HEADER):
+        # The open request page renewing its claim: no page, no flash; 409 if it was lost.
+        try:
+            intake().claim(ref, _me())
+        except IntakeError as exc:
+            return exc.message, exc.status
+        return "", 204
     return _act(ref, lambda: intake().claim(ref, _me()), "You have claimed this request.")
 
 

@@ -138,3 +138,30 @@ def test_unknown_or_malformed_references_are_404(client, signed_in):
     signed_in(client)
     assert client.get("/intake/callbacks/999999").status_code == 404
     assert client.get("/intake/callbacks/abc").status_code == 404
+
+
+def test_an_open_request_page_renews_its_claim_in_the_background(
+    app, signed_in, request_callback, redis_client
+):
+    ref = request_callback()
+    nia, sam = app.test_client(), app.test_client()
+    signed_in(nia, username="nia")
+    signed_in(sam, username="sam")
+    page = f"/intake/callbacks/{ref}"
+    post_form(nia, f"{page}/claim", page)
+    html = nia.get(page).get_data(as_text=True)
+    assert "claim.js" in html
+    token = csrf_from(html)
+    before = redis_client.zscore("ivr:callbacks:leases", ref)
+    headers = {"X-CSRF-Token": token, "X-IVR-Background": "1"}
+    assert nia.post(f"{page}/claim", headers=headers).status_code == 204
+    assert redis_client.zscore("ivr:callbacks:leases", ref) > before
+    actions = [f["action"] for _, f in redis_client.xrange(f"ivr:callback:{ref}:audit")]
+    assert actions[-1] == "claim_renewed"
+    sam_headers = {
+        "X-CSRF-Token": csrf_from(sam.get(page).get_data(as_text=True)),
+        "X-IVR-Background": "1",
+    }
+    lost = sam.post(f"{page}/claim", headers=sam_headers)
+    assert lost.status_code == 409
+    assert nia.post(f"{page}/claim", headers={"X-IVR-Background": "1"}).status_code == 400
