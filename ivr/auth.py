@@ -123,7 +123,7 @@ def login():
     wait = throttle.seconds_to_wait(client, username, address)
     if wait:
         return _login_refused(username, wait)
-    user = users.verify_password(client, username, password) if username else None
+    user = users.verify_password(client, username, password)
     if user is None:
         wait = throttle.record_failure(client, settings, username, address)
         if wait:

@@ -57,7 +57,9 @@ class Settings:
 
     # Staff sign-in (ivr/auth.py).
     session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
-    login_max_failures: int = 5  # failed sign-ins (per username or per address) before a pause
+    login_max_failures: int = 5  # failed sign-ins for one username before a pause
+    # ... and from one address. Higher, because a whole team behind one NHS proxy shares it.
+    login_max_failures_per_address: int = 20
     login_lock_seconds: int = 30  # the first pause; it doubles with every further failure
     login_lock_max_seconds: int = 900  # ... up to this
 

@@ -6,7 +6,9 @@ There is no default account: the first admin is made with `ivr users create NAME
 from __future__ import annotations
 
 import re
+import secrets
 import time
+from functools import lru_cache
 
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -139,10 +141,18 @@ def verify_password(client: redis.Redis, username: str, password: str) -> dict |
     if not _USERNAME.match(name) or len(password or "") > 1000:
         return None
     stored = client.hget(key("user", username=name), "password_hash")
-    if not stored or not check_password_hash(stored, password):
+    if not stored:
+        check_password_hash(_dummy_hash(), password)  # same work, so timing can't list users
+        return None
+    if not check_password_hash(stored, password):
         return None
     user = get_user(client, name)
     return user if user and not user["disabled"] else None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def list_users(client: redis.Redis) -> list[dict]:

@@ -125,8 +125,9 @@ def test_repeated_failures_pause_sign_in_even_with_the_right_password(client, ap
 
 
 def test_guessing_across_usernames_from_one_address_is_paused(client, app):
-    codes = [login_post(client, f"user{n}", "guess").status_code for n in range(6)]
-    assert codes[-1] == 429
+    codes = [login_post(client, f"user{n}", "guess").status_code for n in range(20)]
+    assert codes[:19] == [401] * 19 and codes[-1] == 429
+    assert "Please wait" in login_post(client, "someone-else", "guess").get_data(as_text=True)
 
 
 def test_disabled_account_or_new_password_ends_the_session(client, signed_in, app):
