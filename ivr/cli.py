@@ -14,8 +14,11 @@ LOCAL_ENV = Path(".local/env")  # written by scripts/dev for this checkout's pri
 
 
 def _load_local_env() -> None:
-    """Fill unset variables from .local/env, so `ivr` talks to the line `scripts/dev` runs."""
-    if not LOCAL_ENV.is_file():
+    """Fill unset variables from .local/env, so `ivr` talks to the line `scripts/dev` runs.
+
+    Skipped when IVR_ENV is already set (production, CI and the tests set it).
+    """
+    if "IVR_ENV" in os.environ or not LOCAL_ENV.is_file():
         return
     for line in LOCAL_ENV.read_text().splitlines():
         name, sep, value = line.partition("=")

@@ -24,13 +24,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-FALLBACK_LINES = (
-    "Sorry, this line is having a problem right now.",
-    "If you are at risk now, call 999.",
-    "For urgent mental health help, call NHS 111, and choose option 2.",
-    "You can call Samaritans free, any time, on 116 123.",
-    "Please call us again later, or ask your GP to refer you. Goodbye.",
-)
 
 
 def _twiml(response: VoiceResponse | str) -> Response:
@@ -45,11 +38,16 @@ def _engine() -> Engine:
     return current_app.extensions["ivr.engine"]
 
 
+def now():
+    """The current time; tests set app.extensions["ivr.clock"] to call at a chosen moment."""
+    return current_app.extensions.get("ivr.clock", utc_now)()
+
+
 def fallback_twiml() -> VoiceResponse:
     """The safe answer that needs nothing but this process: crisis numbers, then goodbye."""
     settings = current_app.config["SETTINGS"]
     response = VoiceResponse()
-    for line in FALLBACK_LINES:
+    for line in current_app.extensions["ivr.flow"].phrases["fallback"]:
         response.say(line, voice=settings.voice, language=settings.language)
     response.hangup()
     return response
@@ -99,7 +97,7 @@ def _answer(sid: str, turn: Turn | None) -> Response:
 
 
 def _take_step(sid: str, turn: Turn | None) -> str:
-    store, engine, moment = _store(), _engine(), utc_now()
+    store, engine, moment = _store(), _engine(), now()
     state = store.load_call(sid)
     asked_step = _int(request.args.get("s"))
     asked_node = request.args.get("n", "")
@@ -154,7 +152,7 @@ def status():
     sid = _call_sid()
     if sid is not None:
         try:
-            calls.record_status(_store(), sid, request.form, utc_now())
+            calls.record_status(_store(), sid, request.form, now())
         except redis.RedisError as exc:
             # Twilio retries nothing here; the sweep closes calls that never got a status.
             log.error(

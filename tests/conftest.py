@@ -3,6 +3,7 @@ stand-in that places simulated calls through the Flask test client."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,9 @@ import redis
 from ivr import create_app
 from ivr.config import load_settings
 from ivr.phone_sim import SimulatedCall, Transport
+
+# The `ivr` command reads a developer's .local/env only when IVR_ENV is unset; tests never want it.
+os.environ["IVR_ENV"] = "test"
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 BASE_URL = "http://localhost"
@@ -137,14 +141,20 @@ class FlaskTransport(Transport):
         return response.status_code, response.get_data(as_text=True)
 
 
-@pytest.fixture
-def phone(client):
-    """Place a simulated call: phone(from_number=...) returns a dialled SimulatedCall."""
+def phone_for(app):
+    """A dialler for a given app: phone_for(app)(from_number=...) returns a dialled call."""
 
     def dial(**kwargs) -> SimulatedCall:
-        return SimulatedCall(FlaskTransport(client), BASE_URL, AUTH_TOKEN, **kwargs).dial()
+        token = app.config["SETTINGS"].twilio_auth_token
+        return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, token, **kwargs).dial()
 
     return dial
+
+
+@pytest.fixture
+def phone(app):
+    """Place a simulated call: phone(from_number=...) returns a dialled SimulatedCall."""
+    return phone_for(app)
 
 
 @pytest.fixture

@@ -1,0 +1,412 @@
+"""Callers' stories: whole calls placed through the signed webhooks, asserting on what the caller
+hears and on what lands in Redis."""
+
+from __future__ import annotations
+
+from conftest import phone_for
+from twilio.request_validator import RequestValidator
+
+from ivr.keys import key
+
+
+def only_callback(store) -> dict:
+    callbacks, _ = store.list_callbacks(None, None, 10)
+    assert len(callbacks) == 1, callbacks
+    return callbacks[0]
+
+
+def test_safety_numbers_come_first(phone):
+    call = phone()
+    opening = call.heard()
+    # The crisis signposting is the first thing said, before any menu.
+    assert opening.index("not for emergencies") < opening.index("press 1")
+    for number in ("999", "NHS 111", "option 2", "Samaritans", "116 123"):
+        assert number in opening
+    assert opening.split(".")[0].startswith("Thank you for calling")
+
+
+def test_information_path_heard_in_full_by_just_listening(phone, store):
+    call = phone()
+    call.heard()
+    call.press("1")
+    text = call.heard()
+    assert "talking therapy for depression and low mood" in text
+    # A listener who presses nothing hears each chunk in turn.
+    for _ in range(5):
+        call.silence()
+        text += " " + call.heard()
+    for fact in (
+        "Arguments or disagreements",
+        "big change in your life",
+        "Grief",
+        "start relationships",
+        "episodes",
+        "face to face",
+        "about eight sessions",
+        "about fifty minutes",
+        "several weeks",
+        "come to your sessions",
+        "open to new ways",
+        "small goals",
+        "ask your GP to refer you",
+        "refer yourself",
+    ):
+        assert fact in text, fact
+    # The last chunk waits for a choice; then silence is re-prompted, not skipped.
+    call.silence()
+    assert "did not hear a key" in call.heard()
+    log = store.call_log(call.call_sid)
+    assert log["last_node"] == "info_referral"
+    call.hang_up()
+    assert store.call_log(call.call_sid)["outcome"] == "information_only"
+
+
+def test_information_chunks_can_be_skipped_repeated_and_left(phone):
+    call = phone()
+    call.heard()
+    call.press("1")
+    first = call.heard()
+    call.press("*")
+    assert call.heard() == first  # star repeats the chunk
+    call.press("1")
+    assert "four kinds of difficulty" in call.heard()  # 1 skips on
+    call.press("0")
+    assert "To hear about Interpersonal Psychotherapy" in call.heard()  # 0 leaves to the menu
+
+
+def test_screening_with_phq2_of_three_or_more_queues_a_callback(phone, store, redis_client):
+    call = phone(from_number="+447700900456")
+    call.press("2")
+    assert "These questions are optional" in call.heard()
+    call.press("3")  # little interest: more than half the days (2)
+    assert "down, depressed, or hopeless" in call.heard()
+    call.press("2")  # feeling down: several days (1)
+    assert "thoughts of harming yourself" in call.heard()
+    call.press("2")  # no
+    assert "Which of these fits you best" in call.heard()
+    call.press("3")  # grief
+    call.press("1")  # episodes
+    assert "about eight weekly sessions" in call.heard()
+    call.press("1")  # sessions possible
+    assert "do not decide whether you can have I P T" in call.heard()
+    call.press("1")  # callback
+    assert "ends in 0, 4, 5, 6" in call.heard()
+    call.press("1")  # this number
+    call.press("2")  # no voicemail
+    call.press("1")  # mornings
+    confirmation = call.heard()
+    callback = only_callback(store)
+    ref = callback["reference"]
+    assert "Your callback request is booked" in confirmation
+    assert ", ".join(ref[:3]) + ". " + ", ".join(ref[3:]) in confirmation  # read slowly
+    assert callback["phone"] == "+447700900456"
+    assert callback["phq2_total"] == 3
+    assert callback["answers"] == {
+        "phq2_interest": 2,
+        "phq2_down": 1,
+        "risk": "no",
+        "difficulty": "grief",
+        "mood_pattern": "episodes",
+        "sessions_possible": "yes",
+    }
+    assert callback["urgent"] is False
+    assert callback["voicemail_ok"] is False
+    assert callback["preferred_time"] == "morning"
+    assert callback["status"] == "queued"
+    # Star repeats the reference; silence then ends the call politely.
+    call.press("*")
+    assert ", ".join(ref[:3]) in call.heard()
+    call.silence()
+    assert "Goodbye" in call.heard()
+    assert call.ended
+    assert redis_client.zscore(key("callback_queue"), ref) is not None
+    assert store.call_log(call.call_sid)["outcome"] == "callback_requested"
+
+
+def test_risk_yes_gets_crisis_guidance_dial_and_an_urgent_callback(phone, store, redis_client):
+    # An ordinary request is already waiting; the urgent one must jump ahead of it.
+    earlier = phone(from_number="+447700900111")
+    for keys in ("3", "1", "1", "3"):
+        earlier.press(keys)
+    call = phone(from_number="+447700900222")
+    for keys in ("2", "4", "4"):
+        call.press(keys)
+    call.heard()
+    call.press("1")  # yes, thoughts of self-harm
+    support = call.heard()
+    assert "You do not have to manage this alone" in support
+    assert "call 999" in support and "116 123" in support and "NHS 111" in support
+    assert "put through to Samaritans" in support
+    call.press("1")  # put me through
+    assert call.dialled == ["116123"]
+    assert "If you were not put through" in call.heard()
+    call.press("1")  # then a callback
+    call.press("1")
+    call.press("1")
+    call.press("3")
+    assert "marked as urgent" in call.heard()
+    urgent = next(cb for cb in store.list_callbacks(None, None, 10)[0] if cb["urgent"])
+    assert urgent["answers"]["risk"] == "yes"
+    assert urgent["phq2_total"] == 6
+    queue = redis_client.zrange(key("callback_queue"), 0, -1)
+    assert queue[0] == urgent["reference"] and len(queue) == 2
+
+
+def test_rather_not_say_to_risk_is_treated_the_safer_way(phone, store):
+    call = phone()
+    for keys in ("2", "1", "1", "3"):
+        call.press(keys)
+    assert "Samaritans are free" in call.heard()
+    call.press("2")  # ask for a callback soon
+    for keys in ("1", "1", "3"):
+        call.press(keys)
+    assert only_callback(store)["urgent"] is True
+
+
+def test_withheld_number_must_be_keyed_in_and_read_back(phone, store):
+    for sentinel in ("+266696687", "+7378742833", "+86282452253", "anonymous"):
+        call = phone(from_number=sentinel)
+        call.press("3")
+        assert "Please key in the phone number" in call.heard()
+        call.hang_up()
+    call = phone(from_number="+266696687")
+    call.press("3")
+    call.press("01632960#")  # too short
+    heard = call.heard()
+    assert "You keyed in: 0 1 6, 3 2 9, 6 0." in heard and "too short" in heard
+    assert "Please key in" in heard  # asked again
+    call.press("09098790000#")
+    assert "premium rate" in call.heard()
+    call.press("07700900999#")
+    assert "You keyed in: 0 7 7 0 0, 9 0 0, 9 9 9." in call.heard()
+    call.press("1")
+    call.press("1")
+    call.press("2")
+    callback = only_callback(store)
+    assert callback["phone"] == "+447700900999"
+    assert callback["caller_id_withheld"] is True
+    assert callback["number_source"] == "keyed"
+    # The keyed digits never reach the call's event log.
+    events = store.call_events(call.call_sid)
+    assert not any("0790" in str(e) or "900999" in str(e) for e in events)
+
+
+def test_three_bad_numbers_end_the_call_with_where_to_get_help(phone, store):
+    call = phone(from_number="anonymous")
+    call.press("3")
+    for junk in ("1#", "00000000000#", "0044123#"):
+        call.press(junk)
+    heard = call.heard()
+    assert "could not take a number" in heard and "NHS 111" in heard
+    assert call.ended
+    assert store.list_callbacks(None, None, 10)[0] == []
+
+
+def test_silence_everywhere_is_reprompted_twice_then_ends_politely(phone, store):
+    call = phone()
+    call.heard()
+    call.silence()
+    assert call.heard().startswith("Sorry, we did not hear a key.")
+    call.silence()
+    assert "did not hear a key" in call.heard()
+    call.silence()
+    ending = call.heard()
+    assert "we will end the call now" in ending
+    assert "NHS 111" in ending and "999" in ending and "116 123" in ending
+    assert call.ended
+    assert store.call_log(call.call_sid)["outcome"] == "silence_timeout"
+
+
+def test_silence_at_every_prompt_ends_the_call(app, phone):
+    """Walk to every waiting prompt in the flow and stay silent: every call must end."""
+    flow = app.extensions["ivr.flow"]
+    routes = {
+        "main_menu": [],
+        "info_what": ["1"],
+        "info_difficulties": ["1", "1"],
+        "info_who": ["1", "1", "1"],
+        "info_involves": ["1", "1", "1", "1"],
+        "info_asks": ["1", "1", "1", "1", "1"],
+        "info_referral": ["1", "1", "1", "1", "1", "1"],
+        "phq_interest": ["2"],
+        "phq_down": ["2", "1"],
+        "risk_question": ["2", "1", "1"],
+        "risk_support": ["2", "1", "1", "1"],
+        "risk_support_unsure": ["2", "1", "1", "3"],
+        "after_crisis_dial": ["2", "1", "1", "1", "1"],
+        "difficulty": ["2", "1", "1", "2"],
+        "mood_pattern": ["2", "1", "1", "2", "1"],
+        "sessions_possible": ["2", "1", "1", "2", "1", "1"],
+        "screen_done": ["2", "1", "1", "2", "1", "1", "1"],
+        "confirm_caller_id": ["3"],
+        "enter_number": ["3", "2"],
+        "confirm_keyed_number": ["3", "2", "07700900123#"],
+        "voicemail_consent": ["3", "1"],
+        "preferred_time": ["3", "1", "1"],
+        "callback_confirmed": ["3", "1", "1", "1"],
+        "callback_confirmed_urgent": ["2", "1", "1", "1", "2", "1", "1", "1"],
+    }
+    waiting = {n for n, node in flow.nodes.items() if node["type"] in ("menu", "number_entry")}
+    assert waiting == set(routes), "every waiting prompt is covered by this test"
+    for node, keys in routes.items():
+        call = phone()
+        for k in keys:
+            call.press(k)
+        for _ in range(20):
+            if call.ended:
+                break
+            call.silence()
+        assert call.ended, f"a silent caller at {node} was never let go"
+        assert call.all_heard().endswith("Goodbye."), node
+
+
+def test_wrong_keys_everywhere_say_so_and_repeat(phone):
+    call = phone()
+    menu = call.heard()
+    call.press("7")
+    again = call.heard()
+    assert again.startswith("Sorry, that key is not one of the options.")
+    assert "To hear about Interpersonal Psychotherapy" in again
+    call.press("2")
+    call.heard()
+    call.press("8")  # not a PHQ answer
+    assert "not one of the options" in call.heard()
+    call.press("5")
+    call.press("6")
+    call.press("7")
+    call.press("8")  # five wrong keys in a row: the call ends with where to get help
+    assert call.ended
+    assert "116 123" in call.heard()
+    assert "999" in menu
+
+
+def test_nine_goes_straight_to_a_callback_from_any_menu(phone):
+    call = phone()
+    call.press("2")
+    call.press("9")
+    assert "We can call you back on the number you are calling from" in call.heard()
+
+
+def test_a_retried_webhook_has_the_same_effect_once(phone, store, redis_client):
+    call = phone()
+    for keys in ("3", "1", "1"):
+        call.press(keys)
+    # Twilio retries the request that confirms the callback (same URL, same body).
+    call.press("3")
+    url, params, _ = call.requests[-1]
+    status, first = call.signed_post(url, params)
+    status2, second = call.signed_post(url, params)
+    assert status == status2 == 200
+    assert first == second
+    assert "Your callback request is booked" in first
+    assert redis_client.zcard(key("callbacks_by_created")) == 1
+    events = [e["type"] for e in store.call_events(call.call_sid)]
+    assert events.count("callback_requested") == 1
+    # The call carries on normally afterwards.
+    call.press("*")
+    assert "Your reference number is" in call.heard()
+
+
+def test_an_out_of_order_step_hears_the_current_prompt_again(phone, store):
+    call = phone()
+    call.press("2")
+    call.heard()
+    url, params, _ = call.requests[-1]
+    stale = url.replace("s=2", "s=1").replace("s=3", "s=1")
+    status, body = call.signed_post(stale, {**params, "Digits": "4"})
+    assert status == 200
+    assert "little interest or pleasure" in body
+    assert "phq2_interest" not in store.load_call(call.call_sid).data["answers"]
+
+
+def test_unsigned_or_forged_requests_are_refused(client, phone, redis_client):
+    params = phone().params()
+    assert client.post("/voice/incoming", data=params).status_code == 403
+    forged = client.post("/voice/incoming", data=params, headers={"X-Twilio-Signature": "AAAA"})
+    assert forged.status_code == 403
+    # A correct signature for other parameters does not carry over.
+    call = phone()
+    url, body, _ = call.requests[0]
+    token = client.application.config["SETTINGS"].twilio_auth_token
+    signature = RequestValidator(token).compute_signature(url, body)
+    tampered = client.post(
+        "/voice/incoming",
+        data={**body, "From": "+447700900000"},
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert tampered.status_code == 403
+    for path in ("/voice/step?s=1&n=main_menu", "/voice/status", "/voice/fallback"):
+        assert client.post(path, data=params).status_code == 403
+
+
+def test_fallback_url_gives_the_safety_message(phone):
+    call = phone()
+    status, body = call.signed_post("http://localhost/voice/fallback", call.params())
+    assert status == 200
+    assert "116 123" in body and "999" in body and "<Hangup" in body
+
+
+def test_a_missing_call_sid_still_gets_valid_twiml(phone):
+    call = phone()
+    params = call.params()
+    del params["CallSid"]
+    status, body = call.signed_post("http://localhost/voice/incoming", params)
+    assert status == 200
+    assert body.startswith("<?xml") and "116 123" in body
+
+
+def test_out_of_hours_callers_hear_when_callbacks_happen(settings, redis_client):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ivr import create_app
+
+    app = create_app(settings)  # Monday to Friday, 9 to 5, English bank holidays
+    # Christmas Day 2026 is a Friday; Monday the 28th is the Boxing Day bank holiday.
+    app.extensions["ivr.clock"] = lambda: datetime(
+        2026, 12, 25, 10, 0, tzinfo=ZoneInfo("Europe/London")
+    )
+    call = phone_for(app)()
+    text = call.heard()
+    assert "Our team is not working right now" in text
+    assert "We will start returning calls on Tuesday, from 9 am." in text
+    for keys in ("3", "1", "1", "3"):
+        call.press(keys)
+    assert "Our team will call you after we open, on Tuesday, from 9 am." in call.heard()
+    assert only_callback(app.extensions["ivr.store"])["out_of_hours"] is True
+
+
+def test_in_hours_callers_hear_no_closed_message(settings, redis_client):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ivr import create_app
+
+    app = create_app(settings)
+    app.extensions["ivr.clock"] = lambda: datetime(
+        2026, 12, 23, 11, 0, tzinfo=ZoneInfo("Europe/London")
+    )
+    call = phone_for(app)()
+    assert "not working right now" not in call.heard()
+    for keys in ("3", "1", "1", "3"):
+        call.press(keys)
+    assert "Our team will call you within two working days." in call.heard()
+
+
+def test_a_risk_answer_after_the_callback_makes_it_urgent(phone, store, redis_client):
+    waiting = phone(from_number="+447700900111")
+    for keys in ("3", "1", "1", "3"):
+        waiting.press(keys)
+    call = phone(from_number="+447700900222")
+    for keys in ("9", "1", "1", "3"):  # straight to a callback
+        call.press(keys)
+    call.press("0")
+    for keys in ("2", "1", "1", "1"):  # then the questions, and yes to the risk question
+        call.press(keys)
+    assert "You do not have to manage this alone" in call.heard()
+    callbacks = {cb["phone"]: cb for cb in store.list_callbacks(None, None, 10)[0]}
+    assert len(callbacks) == 2
+    updated = callbacks["+447700900222"]
+    assert updated["urgent"] is True and updated["answers"]["risk"] == "yes"
+    assert redis_client.zrange(key("callback_queue"), 0, 0) == [updated["reference"]]
+    assert redis_client.zcard(key("callbacks_by_created")) == 2
