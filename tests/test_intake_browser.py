@@ -16,6 +16,8 @@ from ivr import create_app
 from ivr.users import create_user
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+# Hears what IPT is and the four difficulties, back to the menu (0), then the screening.
+LISTENED_THEN_SCREENED = ["1", "1", "0", *SCREENED_URGENT_KEYS]
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def test_worker_works_a_callback_to_a_close_in_the_browser(
 
     # Callers ask for callbacks while the page is open; it updates without a reload.
     earlier = request_callback(from_number="+447700900456")
-    ref = request_callback(from_number="+447700900123", keys=SCREENED_URGENT_KEYS)
+    ref = request_callback(from_number="+447700900123", keys=LISTENED_THEN_SCREENED)
     rows = page.locator("#queue tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text(ref)  # urgent first
@@ -56,6 +58,7 @@ def test_worker_works_a_callback_to_a_close_in_the_browser(
     expect(page.get_by_role("heading", name=f"Callback request {ref}")).to_be_visible()
     expect(page.locator("#phone")).to_have_text("07700 900123")
     expect(page.locator("#phq2")).to_contain_text("suggests likely depression")
+    expect(page.locator("#heard li")).to_have_text(["What IPT is", "The four kinds of difficulty"])
 
     # Claim by keyboard alone.
     for _ in range(40):
