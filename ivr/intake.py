@@ -56,11 +56,11 @@ class Intake:
                 key("callbacks_by_status", status="closed"), 0, CLOSED_LIMIT
             )
         elif status in STATUSES:
-            order = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT)
+            order = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT - 1)
             members = set(self.redis.zrange(key("callbacks_by_status", status=status), 0, -1))
             refs = [r for r in order if r in members]
         else:
-            refs = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT)
+            refs = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT - 1)
         rows = [self.describe(cb, now) for cb in self._load(refs)]
         digits = re.sub(r"\D", "", search or "")
         if digits:
