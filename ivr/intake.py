@@ -53,7 +53,7 @@ class Intake:
         self.transitions.sweep(now)
         if status == "closed":
             refs = self.redis.zrevrange(
-                key("callbacks_by_status", status="closed"), 0, CLOSED_LIMIT
+                key("callbacks_by_status", status="closed"), 0, CLOSED_LIMIT - 1
             )
         elif status in STATUSES:
             order = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT - 1)
