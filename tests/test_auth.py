@@ -235,3 +235,31 @@ def test_redis_outage_gives_a_clear_503_not_a_traceback(open_hours, redis_client
     assert "cannot be reached just now" in response.get_data(as_text=True)
     api = client.get("/api/v1/callbacks", headers={"Authorization": "Bearer ivr_x"})
     assert api.status_code == 503 and api.is_json
+
+
+def test_admin_changes_roles_disables_and_resets_in_the_app(app, signed_in, redis_client):
+    admin, nia = app.test_client(), app.test_client()
+    signed_in(admin, "admin", username="ada")
+    signed_in(nia, "intake", username="nia")
+    token = csrf_from(admin.get("/admin/users").get_data(as_text=True))
+
+    def change(**form):
+        return admin.post(
+            "/admin/users/nia", data={**form, "csrf_token": token}, follow_redirects=True
+        )
+
+    change(action="role", role="manager")
+    assert redis_client.hget("ivr:user:nia", "role") == "manager"
+    assert "The role must be one of" in change(action="role", role="bogus").get_data(as_text=True)
+    assert redis_client.hget("ivr:user:nia", "role") == "manager"
+    change(action="disable")
+    assert nia.get("/").headers["Location"].startswith("/login")
+    own = admin.post(
+        "/admin/users/ada",
+        data={"action": "disable", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "cannot disable your own account" in own.get_data(as_text=True)
+    change(action="enable")
+    change(action="password", password="a brand new password")
+    assert login_post(nia, "nia", "a brand new password").status_code == 302
