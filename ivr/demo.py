@@ -4,7 +4,8 @@ Each simulated call runs through the real flow engine and is saved step by step 
 `Store.save_turn` and closed with `calls.close_call`, exactly what the webhooks do below HTTP
 (signature checks and TwiML parsing are the only parts skipped), on a simulated clock spread
 over past weeks. Callers are a mix: listeners, screeners, people who ask straight for a
-callback, hang-ups, silences and withheld numbers.
+callback, hang-ups, silences and withheld numbers. The intake team's part (claims, attempts,
+outcomes) is played through the intake service (`ivr.intake.Intake`) on the same clock.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from .calls import close_call
 from .engine import Engine, Turn
+from .intake import Intake
 from .phone_sim import new_call_sid
 from .store import CallState, Store
 
@@ -95,9 +97,39 @@ def simulate_call(engine: Engine, store: Store, start: datetime, rng: random.Ran
     moment += timedelta(seconds=rng.randint(1, 5))
     duration = str(int((moment - start).total_seconds()))
     close_call(store, sid, "completed", duration, moment)
-    # TODO(intake): once the intake service layer is on main, play the intake team's part here
-    # for the callback this call made (attempts, contact, outcome) through that layer.
     return sid
+
+
+# The intake team's results on each attempt, roughly.
+ATTEMPT_OUTCOMES = (
+    ("reached_booked", 45),
+    ("reached_not_suitable", 8),
+    ("reached_declined", 4),
+    ("no_answer", 30),
+    ("voicemail_left", 10),
+    ("wrong_number", 3),
+)
+
+
+def play_intake(intake: Intake, ref: str, rng: random.Random, now: datetime) -> None:
+    """The intake team works a callback request through the intake service, on the simulated
+    clock: first attempt after a while (sooner when urgent), further attempts as scheduled."""
+    cb = intake.get(ref, "demo", action=None, now=now.timestamp())
+    at = float(cb["created_at"]) + 60 * (
+        rng.randint(5, 90) if cb.get("urgent") else rng.choice([20, 60, 180, 600, 1500, 2800])
+    )
+    names = [n for n, _ in ATTEMPT_OUTCOMES]
+    weights = [w for _, w in ATTEMPT_OUTCOMES]
+    while at < now.timestamp():
+        name = rng.choices(names, weights=weights)[0]
+        if name == "voicemail_left" and not cb.get("voicemail_ok"):
+            name = "no_answer"
+        worker = rng.choice(["intake1", "intake2", "intake3"])
+        intake.claim(ref, worker, now=at)
+        cb = intake.record_outcome(ref, worker, name, "", now=at + 120)
+        if cb["status"] == "closed" or not cb.get("next_attempt_at"):
+            return
+        at = cb["next_attempt_at"] + 60 * rng.randint(0, 90)
 
 
 def random_start(rng: random.Random, now: datetime, weeks: int) -> datetime:
@@ -107,9 +139,14 @@ def random_start(rng: random.Random, now: datetime, weeks: int) -> datetime:
 
 
 def fill(engine: Engine, store: Store, calls: int, weeks: int, seed: int | None = None) -> int:
-    """Make `calls` calls spread over the past `weeks` weeks; returns how many were made."""
+    """Make `calls` calls spread over the past `weeks` weeks, and let the intake team work the
+    callback requests they make up to now; returns how many calls were made."""
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0)
+    intake = Intake(store, engine.settings, engine.hours)
     for _ in range(calls):
-        simulate_call(engine, store, random_start(rng, now, weeks), rng)
+        sid = simulate_call(engine, store, random_start(rng, now, weeks), rng)
+        ref = store.call_log(sid).get("callback_id")
+        if ref and rng.random() < 0.95:
+            play_intake(intake, ref, rng, now)
     return calls

@@ -16,6 +16,7 @@ same function applied to ({}, the callback as it is now).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -133,37 +134,52 @@ class Figures:
             add(pipe, key("fig_day", day=self.day(started)), self.close_increments(log))
 
     # --- callback requests and intake ---------------------------------------------------------
-    def intake_increments(self, before: dict, after: dict) -> Counter:
-        """Counters for what changed on a callback request (by the intake team or at creation)."""
-        out: Counter = Counter()
-        created = _float(after.get("created_at"))
+    def intake_stages(self, cb: dict) -> dict[str, Counter]:
+        """What a callback request counts for, by stage (each stage is counted once, when it is
+        first reached): requested, first_attempt, contact, close."""
+        stages: dict[str, Counter] = {}
+        created = _float(cb.get("created_at"))
         if created is None:
-            return out
+            return stages
         # Urgent as it is now: a later risk answer can make a request urgent after it was made.
-        urgent = str(after.get("urgent")) in ("1", "True", "true")
-        if not before.get("created_at"):
-            out["requested"] += 1
-        first = _float(after.get("first_attempt_at"))
-        if first is not None and not before.get("first_attempt_at"):
+        urgent = str(cb.get("urgent")) in ("1", "True", "true")
+        stages["requested"] = Counter(requested=1)
+        first = _float(cb.get("first_attempt_at"))
+        if first is not None:
             minutes = max(0, int((first - created) // MINUTE))
-            out["first_attempted"] += 1
-            out[f"to_first_attempt:{minutes}"] += 1
+            stages["first_attempt"] = Counter(
+                {"first_attempted": 1, f"to_first_attempt:{minutes}": 1}
+            )
             if urgent:
-                out[f"urgent_to_first_attempt:{minutes}"] += 1
-        contacted = _float(after.get("contacted_at"))
-        if contacted is not None and not before.get("contacted_at"):
-            out["contacted"] += 1
-            out[f"to_contact:{max(0, int((contacted - created) // MINUTE))}"] += 1
-            out[f"attempts_to_contact:{after.get('attempts') or 0}"] += 1
+                stages["first_attempt"][f"urgent_to_first_attempt:{minutes}"] += 1
+        contacted = _float(cb.get("contacted_at"))
+        if contacted is not None:
             target = self.hours.add_working_days(self.local(created), self.target_working_days)
-            out["contacted_in_target"] += contacted <= target.timestamp()
-        reason = after.get("close_reason")
-        if reason and not before.get("close_reason"):
-            out[f"outcome:{reason}"] += 1
-        return +out
+            minutes = max(0, int((contacted - created) // MINUTE))
+            stages["contact"] = +Counter(
+                {
+                    "contacted": 1,
+                    f"to_contact:{minutes}": 1,
+                    # The attempt that reached the caller is the last one made.
+                    f"attempts_to_contact:{cb.get('attempts') or 0}": 1,
+                    "contacted_in_target": int(contacted <= target.timestamp()),
+                }
+            )
+        if cb.get("close_reason"):
+            stages["close"] = Counter({f"outcome:{cb['close_reason']}": 1})
+        return stages
+
+    def intake_increments(self, before: dict, after: dict) -> Counter:
+        """Counters for the stages `after` has reached and `before` had not."""
+        done = self.intake_stages(before)
+        out: Counter = Counter()
+        for stage, counts in self.intake_stages(after).items():
+            if stage not in done:
+                out += counts
+        return out
 
     def count_intake(self, pipe, before: dict, after: dict) -> None:
-        """Queue intake counters on `pipe`; call it inside the MULTI that changes the callback."""
+        """Queue intake counters on `pipe`; for use inside a MULTI that changes the callback."""
         created = _float(after.get("created_at"))
         if created is not None:
             add(
@@ -171,6 +187,40 @@ class Figures:
                 key("fig_intake", day=self.day(created)),
                 self.intake_increments(before, after),
             )
+
+    def record_intake(self, client, ref: str) -> None:
+        """Count the intake stages this callback request has newly reached, exactly once each.
+
+        Called after an intake action's own script (ivr/queue.py) has run: the stages already
+        counted are remembered per request, so a repeat or a retry counts nothing twice.
+        """
+        cb = client.hgetall(key("callback", id=ref))
+        created = _float(cb.get("created_at"))
+        if created is None:
+            return
+        stages = {k: v for k, v in self.intake_stages(cb).items() if k != "requested"}
+        if stages:
+            script = client.register_script(COUNT_STAGES_ONCE)
+            script(
+                keys=[key("fig_counted", id=ref), key("fig_intake", day=self.day(created))],
+                args=[json.dumps({k: dict(v) for k, v in stages.items()})],
+            )
+
+
+# KEYS[1] hash of the stages already counted for one callback request, KEYS[2] the day's intake
+# counters. ARGV[1] JSON {stage: {counter: amount}}. Adds each stage's counters the first time
+# that stage is seen, atomically, so repeats never count twice.
+COUNT_STAGES_ONCE = """
+local stages = cjson.decode(ARGV[1])
+for stage, counters in pairs(stages) do
+  if redis.call('HSETNX', KEYS[1], stage, '1') == 1 then
+    for name, amount in pairs(counters) do
+      redis.call('HINCRBY', KEYS[2], name, amount)
+    end
+  end
+end
+return 1
+"""
 
 
 def add(pipe, hash_key: str, increments: Counter) -> None:

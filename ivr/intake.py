@@ -96,11 +96,16 @@ class Intake:
         cb["lease_until"] = float(cb.get("lease_until") or 0)
         return cb
 
-    def get(self, ref: str, actor: str, *, action: str | None = "viewed") -> dict:
-        """One request with its attempts and audit trail; the look is itself audited."""
+    def get(
+        self, ref: str, actor: str, *, action: str | None = "viewed", now: float | None = None
+    ) -> dict:
+        """One request with its attempts and audit trail; the look is itself audited.
+
+        `now` is for simulations (`ivr demo`), which play the team's part on a simulated clock.
+        """
         if not REFERENCE.match(ref or ""):
             raise IntakeError(404, "A reference is six digits.")
-        now = time.time()
+        now = now or time.time()
         self.transitions.sweep(now)
         raw = self.redis.hgetall(key("callback", id=ref))
         if not raw:
@@ -115,9 +120,9 @@ class Intake:
         return cb
 
     # --- changing -----------------------------------------------------------------------
-    def claim(self, ref: str, actor: str) -> dict:
-        self.get(ref, actor, action=None)
-        now = time.time()
+    def claim(self, ref: str, actor: str, now: float | None = None) -> dict:
+        now = now or time.time()
+        self.get(ref, actor, action=None, now=now)
         lease = now + self.settings.claim_lease_minutes * 60
         result = self.transitions.run("claim", ref, now, actor, repr(lease))
         if result[0] == "taken":
@@ -127,7 +132,7 @@ class Intake:
         if result[0] == "closed":
             raise IntakeError(409, "This request is closed.")
         self._check(result)
-        return self.get(ref, actor, action=None)
+        return self.get(ref, actor, action=None, now=now)
 
     def release(self, ref: str, actor: str) -> dict:
         self.get(ref, actor, action=None)
@@ -139,7 +144,9 @@ class Intake:
         self._check(result)
         return self.get(ref, actor, action=None)
 
-    def record_outcome(self, ref: str, actor: str, outcome_name: str, note: str) -> dict:
+    def record_outcome(
+        self, ref: str, actor: str, outcome_name: str, note: str, now: float | None = None
+    ) -> dict:
         """Record one attempt; it closes the request or schedules the next attempt."""
         outcome = outcomes.OUTCOMES.get(outcome_name or "")
         if outcome is None:
@@ -148,11 +155,12 @@ class Intake:
         note = (note or "").strip()
         if len(note) > 2000:
             raise IntakeError(400, "Keep the note under 2,000 characters.")
+        at = now
         for _ in range(3):  # the optimistic check only fails if the same worker raced themself
-            cb = self.get(ref, actor, action=None)
+            cb = self.get(ref, actor, action=None, now=at)
             if outcome.needs_voicemail_consent and not cb.get("voicemail_ok"):
                 raise IntakeError(400, "The caller did not agree to a voicemail; do not leave one.")
-            now = time.time()
+            now = at or time.time()
             step = outcomes.plan(
                 outcome,
                 cb["attempts"],
@@ -185,7 +193,9 @@ class Intake:
                 who = f"{holder} has it now" if holder else "it is not claimed"
                 raise IntakeError(409, f"Claim this request before recording an attempt ({who}).")
             self._check(result)
-            return self.get(ref, actor, action=None)
+            if self.store.figures is not None:  # service figures (ivr/figures.py), once per stage
+                self.store.figures.record_intake(self.redis, ref)
+            return self.get(ref, actor, action=None, now=now)
         raise IntakeError(409, "This request changed while saving; reload and try again.")
 
     @staticmethod

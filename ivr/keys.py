@@ -26,6 +26,7 @@ TEMPLATES: dict[str, str] = {
     # Service figures (anonymous counters, kept after personal data is purged).
     "fig_day": "figures:day:{day}",  # hash: counters for calls started on a local day
     "fig_intake": "figures:intake:{day}",  # hash: counters for callbacks requested on a local day
+    "fig_counted": "figures:counted:{id}",  # hash: intake stages counted for a callback (purged)
     "calls_by_outcome": "calls:outcome:{outcome}",  # zset: closed calls scored by start time
     "calls_open": "calls:open",  # zset: calls with no final status yet, scored by start time
     "purged_until": "retention:purged_until",  # string: start time up to which calls are purged

@@ -55,14 +55,21 @@ def purge(store: Store, retention_days: int, moment: datetime) -> dict:
 
 
 def _purge_callbacks(store: Store, cutoff: float) -> int:
-    """Closed callback requests made before the cut-off go entirely (their reference stays used)."""
+    """Closed callback requests made before the cut-off go entirely, with their attempts, audit
+    trail and counted-stages record (their reference stays used, never reissued). Entries in the
+    capped global audit stream age out on their own."""
     removed = 0
     for status in CLOSED_STATUSES:
         index = key("callbacks_by_status", status=status)
         while refs := store.redis.zrangebyscore(index, "-inf", cutoff, start=0, num=CHUNK):
             with store.redis.pipeline(transaction=True) as pipe:
                 for ref in refs:
-                    pipe.delete(key("callback", id=ref))
+                    pipe.delete(
+                        key("callback", id=ref),
+                        key("callback_attempts", id=ref),
+                        key("callback_audit", id=ref),
+                        key("fig_counted", id=ref),
+                    )
                     pipe.zrem(key("callbacks_by_created"), ref)
                     pipe.zrem(key("callback_queue"), ref)
                     pipe.zrem(index, ref)

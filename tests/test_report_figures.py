@@ -4,6 +4,7 @@ personal data but keeps the figures."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from click.testing import CliRunner
@@ -121,6 +122,44 @@ def test_intake_times_are_counted_when_the_team_acts(app, phone, redis_client):
     assert rebuild(store, store.figures, apply=False)["differences"] == []
 
 
+def test_intake_service_actions_count_each_stage_once(app, phone, redis_client):
+    from ivr.intake import Intake
+
+    store = app.extensions["ivr.store"]
+    engine = app.extensions["ivr.engine"]
+    calls = place_six_calls(phone)
+    team = Intake(store, engine.settings, engine.hours)
+    refs = {cb["call_sid"]: cb for cb in store.list_callbacks(None, None, 10)[0]}
+    plain, urgent = refs[calls["callback"].call_sid], refs[calls["at_risk"].call_sid]
+    # Plain: no answer at +2 h, then reached and booked at the scheduled attempt.
+    team.claim(plain["reference"], "amy", now=plain["created_at"] + 7200)
+    after = team.record_outcome(
+        plain["reference"], "amy", "no_answer", "", now=plain["created_at"] + 7260
+    )
+    at = after["next_attempt_at"]
+    team.claim(plain["reference"], "amy", now=at)
+    team.record_outcome(plain["reference"], "amy", "reached_booked", "", now=at + 60)
+    # Urgent: reached 10 minutes after the request, not suitable.
+    team.claim(urgent["reference"], "bo", now=urgent["created_at"] + 600)
+    team.record_outcome(
+        urgent["reference"], "bo", "reached_not_suitable", "", now=urgent["created_at"] + 600
+    )
+    store.figures.record_intake(redis_client, plain["reference"])  # a repeat counts nothing
+    _, tables = figures_for(app, redis_client)
+    rows = dict(tables["callbacks"].rows)
+    assert rows["Callback requests"] == 3
+    assert rows["First attempted"] == 2 and rows["Contacted"] == 2
+    assert rows["Median time to first attempt"] == "10 min"
+    assert rows["90th percentile to first attempt"] == "2.0 h"  # 121 minutes
+    assert rows["Attempts per contact (mean)"] == "1.50"
+    assert ["Urgent: median time to first attempt", "10 min", ""] in tables["risk"].rows
+    assert sorted(tables["intake_outcomes"].rows) == [
+        ["reached booked", 1, "50.0%"],
+        ["reached not suitable", 1, "50.0%"],
+    ]
+    assert rebuild(store, store.figures, apply=False)["differences"] == []
+
+
 def test_live_counters_equal_the_recount_from_raw_events(app, phone, redis_client, redis_server):
     from ivr.demo import fill
 
@@ -131,6 +170,11 @@ def test_live_counters_equal_the_recount_from_raw_events(app, phone, redis_clien
     assert sum(int(h.get("calls", 0)) for h in live.values()) == 156
     result = rebuild(store, store.figures, apply=False)
     assert result["calls"] == 156 and result["differences"] == []
+    intake = Counter()
+    for day in redis_client.scan_iter(key("fig_intake", day="*")):
+        intake.update({k: int(v) for k, v in redis_client.hgetall(day).items()})
+    assert intake["first_attempted"] > 10 and intake["contacted"] > 5  # the demo's intake team
+    assert any(k.startswith("outcome:reached_") for k in intake)
     # A lost write shows up, and the rebuild command puts it right.
     some_day = next(iter(live))
     redis_client.hincrby(some_day, "calls", 5)
@@ -145,11 +189,17 @@ def test_live_counters_equal_the_recount_from_raw_events(app, phone, redis_clien
 def test_purge_removes_personal_data_and_keeps_the_figures(app, phone, redis_client):
     store = app.extensions["ivr.store"]
     calls = place_six_calls(phone)
-    before, _ = figures_for(app, redis_client)
     sid = calls["screened"].call_sid
-    # Close the callback request, as intake would, so it is old enough to go.
-    ref = store.callback(redis_client.get(key("callback_for_call", sid=sid)))["reference"]
-    redis_client.zadd(key("callbacks_by_status", status="closed"), {ref: 1})
+    # The intake team closes the callback request; 91 days on it is old enough to go.
+    from ivr.intake import Intake
+
+    engine = app.extensions["ivr.engine"]
+    team = Intake(store, engine.settings, engine.hours)
+    ref = redis_client.get(key("callback_for_call", sid=sid))
+    team.claim(ref, "amy")
+    team.record_outcome(ref, "amy", "reached_booked", "booked for Tuesday")
+    before, _ = figures_for(app, redis_client)
+    assert redis_client.exists(key("callback_attempts", id=ref), key("fig_counted", id=ref)) == 2
     later = datetime.now(UTC) + timedelta(days=91)
     done = purge(store, 90, later)
     assert done["calls"] == 6 and done["callbacks"] == 1
@@ -157,6 +207,8 @@ def test_purge_removes_personal_data_and_keeps_the_figures(app, phone, redis_cli
     log = store.call_log(sid)
     assert "from_masked" not in log and log["outcome"] == "callback_requested"
     assert store.callback(ref) is None
+    assert not redis_client.exists(key("callback_attempts", id=ref), key("callback_audit", id=ref))
+    assert not redis_client.exists(key("fig_counted", id=ref))
     after, _ = figures_for(app, redis_client)
     assert after.calls == before.calls and after.intake == before.intake
     # A rebuild after the purge leaves the purged days' counters alone.
