@@ -54,11 +54,9 @@ class Settings:
     call_state_ttl: int = 4 * 3600  # seconds a call's working state lives in Redis
     retention_days: int = 90  # personal data and raw call events are purged after this
     api_page_size: int = 50
-    # Reports (issue 4). The service promises a callback within this many working days; the
-    # figures report the share of callers contacted within it.
-    callback_target_working_days: int = 2
-    # A call with no final status from Twilio after this many seconds is closed by the sweep
-    # (`ivr purge`), its outcome taken from where it was.
+    # Reports (issue 4); they also use callback_target_working_days (below). A call with no
+    # final status from Twilio after this many seconds is closed by the sweep (`ivr purge`),
+    # its outcome taken from where it was.
     unclosed_call_timeout: int = 2 * 3600
 
     # Staff sign-in (ivr/auth.py).
