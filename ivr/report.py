@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .daily_totals import sum_days
 from .flow import Flow
 from .keys import key
 
@@ -44,23 +45,24 @@ def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
+PER_DAY = ["calls", "callbacks", "abandoned"]  # the counters the per-day table shows
+
+
 def load(redis, start: date, end: date) -> Totals:
-    """Sum the daily counters from `start` to `end` inclusive (local days)."""
+    """Sum the daily counters from `start` to `end` inclusive (local days), on the server."""
     days = days_between(start, end)
-    with redis.pipeline(transaction=False) as pipe:
-        for day in days:
-            pipe.hgetall(key("fig_day", day=day.isoformat()))
-            pipe.hgetall(key("fig_intake", day=day.isoformat()))
-        replies = pipe.execute()
-    out = Totals(start, end)
-    for day, calls, intake in zip(days, replies[::2], replies[1::2], strict=True):
-        counted = Counter({name: int(value) for name, value in calls.items()})
-        out.calls.update(counted)
-        out.intake.update({name: int(value) for name, value in intake.items()})
-        out.per_day.append((day, counted))
-        for name, value in counted.items():
-            if name.startswith("hour:"):
-                out.by_weekday_hour[(day.weekday(), int(name[5:]))] += value
+    calls, per_day, by_hour = sum_days(
+        redis,
+        [key("fig_day", day=d.isoformat()) for d in days],
+        [str(d.weekday()) for d in days],
+        PER_DAY,
+    )
+    intake, _, _ = sum_days(redis, [key("fig_intake", day=d.isoformat()) for d in days], [], [])
+    out = Totals(start, end, calls=calls, intake=intake)
+    out.per_day = list(zip(days, per_day, strict=True))
+    for slot, value in by_hour.items():
+        weekday, hour = slot.split(":")
+        out.by_weekday_hour[(int(weekday), int(hour))] = value
     return out
 
 
