@@ -150,16 +150,27 @@ class Store:
     def allocate_reference(self, sid: str) -> str:
         """This call's callback reference: the same one every time it is asked for."""
         for _ in range(5):
-            candidates = [
-                f"{secrets.randbelow(10**REFERENCE_DIGITS):0{REFERENCE_DIGITS}d}" for _ in range(8)
-            ]
-            candidates = [c for c in candidates if c[0] != "0"] or candidates
+            candidates = [self.new_reference_candidate() for _ in range(8)]
             ref = self._allocate(
                 keys=[key("callback_for_call", sid=sid), key("callback_refs")], args=candidates
             )
             if ref:
                 return ref
         raise RuntimeError("no free callback reference after 40 tries")
+
+    @staticmethod
+    def new_reference_candidate() -> str:
+        """A random reference that never starts with 0: that range is the journal's fallback."""
+        low = 10 ** (REFERENCE_DIGITS - 1)
+        return str(low + secrets.randbelow(10**REFERENCE_DIGITS - low))
+
+    def write_callback(self, pipe, callback: dict) -> None:
+        """Queue the writes of a callback request on a MULTI pipeline (journal delivery)."""
+        self._write_callback(pipe, callback)
+
+    def log_call_in(self, pipe, sid: str, events: list[dict], log_fields: dict) -> None:
+        """Queue the writes of call events and log fields on a MULTI pipeline."""
+        self._log_call(pipe, sid, events, log_fields)
 
     def _write_callback(self, pipe, callback: dict) -> None:
         """Create a callback request, or update the caller's answers if this call made it already.

@@ -97,6 +97,7 @@ def settings(redis_server, tmp_path):
         redis_url=redis_server.url,
         twilio_auth_token=AUTH_TOKEN,
         secret_key="x" * 40,
+        journal_dir=str(tmp_path / "journal"),
     )
 
 

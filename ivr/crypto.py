@@ -1,0 +1,74 @@
+"""Keys for personal data: Fernet encryption at rest, sealed blobs, and keyed hashes of numbers.
+
+IVR_DATA_KEYS holds one or more Fernet keys, comma-separated. The first encrypts; every one
+decrypts, so rotation is: put a new key first, run `ivr keys rotate`, then drop the old key.
+In development and test, with no keys set, one key is derived from SECRET_KEY (so a checkout
+works out of the box); production refuses to start without IVR_DATA_KEYS (see ivr/config.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import zlib
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from .config import Settings
+
+PREFIX = (
+    "enc1:"  # marks an encrypted field value, so plaintext written before encryption still reads
+)
+
+
+class DataKeys:
+    """The data keys of this process."""
+
+    def __init__(self, keys: list[bytes]):
+        if not keys:
+            raise ValueError("at least one data key is needed")
+        self.fernet = MultiFernet([Fernet(k) for k in keys])
+        # The phone index key comes from the first (current) key; rotation rebuilds the index.
+        self._index_key = hashlib.sha256(b"ivr-phone-index:" + keys[0]).digest()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DataKeys:
+        if settings.data_keys:
+            return cls([k.strip().encode() for k in settings.data_keys.split(",") if k.strip()])
+        # Development and test only (production requires IVR_DATA_KEYS): derived, not random,
+        # so every worker process and the `ivr` command agree on it.
+        seed = hashlib.sha256(b"ivr-data-key:" + settings.secret_key.encode()).digest()
+        return cls([base64.urlsafe_b64encode(seed)])
+
+    # --- single field values in Redis -------------------------------------------------------
+    def encrypt(self, text: str) -> str:
+        return PREFIX + self.fernet.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, value: str) -> str:
+        """Plaintext of a stored value; values written before encryption pass through."""
+        if not value.startswith(PREFIX):
+            return value
+        return self.fernet.decrypt(value[len(PREFIX) :].encode("ascii")).decode("utf-8")
+
+    def rotate(self, value: str) -> str:
+        """The value re-encrypted under the first key (plaintext values get encrypted)."""
+        return self.encrypt(self.decrypt(value))
+
+    # --- sealed blobs (journal lines, call state carried in webhook URLs) --------------------
+    def seal(self, obj: object) -> str:
+        raw = zlib.compress(json.dumps(obj, separators=(",", ":")).encode("utf-8"))
+        return self.fernet.encrypt(raw).decode("ascii")
+
+    def unseal(self, token: str, ttl: int | None = None) -> object | None:
+        """The sealed object, or None if the token is forged, damaged or older than ttl."""
+        try:
+            raw = self.fernet.decrypt(token.encode("ascii"), ttl=ttl)
+            return json.loads(zlib.decompress(raw))
+        except (InvalidToken, UnicodeError, ValueError, zlib.error):
+            return None
+
+    # --- finding records by phone number without storing it in clear -----------------------
+    def phone_hash(self, e164: str) -> str:
+        return hmac.new(self._index_key, e164.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -1,0 +1,223 @@
+"""Chaos: the private redis-server is stopped and restarted mid-call. Callers still hear the line,
+and every callback request confirmed during the outage lands in Redis exactly once, with the
+reference the caller was read, with no one lifting a finger."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+
+import pytest
+import redis
+from twilio.request_validator import RequestValidator
+
+from ivr import create_app
+from ivr.phone_sim import SimulatedCall
+from ivr.recovery import deliver_record
+from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+
+
+@pytest.fixture
+def outage(redis_server):
+    """The Redis server, restarted after the test whatever happened (later tests need it)."""
+    try:
+        yield redis_server
+    finally:
+        if redis_server.process is None:
+            redis_server.start()
+
+
+@pytest.fixture
+def fast_delivery(open_hours):
+    return replace(open_hours, journal_delivery_interval=0.05)
+
+
+def wait_for(check, seconds: float = 15.0):
+    """Poll until check() is truthy (Redis may refuse a first command after its restart)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except redis.RedisError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError("gave up waiting")
+
+
+def queued(client) -> list[str]:
+    return client.zrange("ivr:callbacks:queue", 0, -1)
+
+
+def spoken_ref(ref: str) -> str:
+    return ", ".join(ref[:3]) + ". " + ", ".join(ref[3:])
+
+
+def dial(app, **kwargs) -> SimulatedCall:
+    return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN, **kwargs).dial()
+
+
+def test_callback_confirmed_during_an_outage_is_delivered_once(fast_delivery, redis_client, outage):
+    app = create_app(fast_delivery)
+    call = dial(app, from_number="+447700900123")
+    call.press("3").press("1").press("1")
+    outage.stop()
+    call.heard()
+    call.press("3")  # any time: the request is confirmed while Redis is down
+    heard = call.heard()
+    assert "Your callback request is booked" in heard
+    ref = _ref(heard)
+    assert len(ref) == 6 and not ref.startswith("0")  # reserved before the outage
+    outage.start()
+    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    assert delivered["phone"] == "+447700900123"
+    assert delivered["call_sid"] == call.call_sid
+    assert delivered["preferred_time"] == "any"
+    assert queued(redis_client) == [ref]
+    # The call carries on (still without Redis in its steps): star repeats the same reference.
+    call.press("*")
+    assert spoken_ref(ref) in call.heard()
+    app.extensions["ivr.deliverer"].run_once()
+    assert queued(redis_client) == [ref]
+    assert redis_client.zcard("ivr:callbacks:by_created") == 1
+    assert not app.extensions["ivr.journal"].files()
+
+
+def _ref(heard: str) -> str:
+    after = heard.split("Your reference number is:")[1]
+    return "".join(ch for ch in after.split("Our team")[0] if ch.isdigit())
+
+
+def test_a_call_that_starts_during_an_outage_still_works(fast_delivery, redis_client, outage):
+    app = create_app(fast_delivery)  # no healthy step yet, so no reserved references
+    outage.stop()
+    call = dial(app, from_number="+447700900555")
+    assert "If you are at risk now, call 999" in call.heard()
+    call.press("1")
+    assert "I P T is a talking therapy" in call.heard()
+    call.press("0").press("3").press("1").press("2").press("1")
+    heard = call.heard()
+    ref = _ref(heard)
+    assert ref.startswith("0") and len(ref) == 6  # the journal's own range
+    outage.start()
+    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    assert delivered["phone"] == "+447700900555"
+    assert delivered["preferred_time"] == "morning"
+    assert delivered["voicemail_ok"] == "0"
+    assert queued(redis_client) == [ref]
+    log = redis_client.hgetall(f"ivr:call:{call.call_sid}:log")
+    assert log["callback_id"] == ref and log["from_masked"].endswith("555")
+
+
+def test_redis_lost_after_a_keyed_number_keeps_it(fast_delivery, redis_client, outage):
+    app = create_app(fast_delivery)
+    call = dial(app, from_number="anonymous")
+    call.press("3").press("07700900456#")
+    assert "You keyed in" in call.heard()
+    outage.stop()
+    call.press("1")  # the keyed number came back sealed in the webhook URL: nothing is lost
+    assert "may we leave a voicemail" in call.heard()
+    call.press("1").press("1")
+    ref = _ref(call.heard())
+    outage.start()
+    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    assert delivered["phone"] == "+447700900456"
+    assert delivered["number_source"] == "keyed"
+
+
+def test_urgent_request_during_an_outage_goes_to_the_top(fast_delivery, redis_client, outage):
+    app = create_app(fast_delivery)
+    ordinary = dial(app, from_number="+447700900111")
+    for key in "3113":
+        ordinary.press(key)
+    call = dial(app, from_number="+447700900222")
+    call.press("2").press("3").press("3")
+    outage.stop()
+    call.press("1")  # thoughts of self-harm: yes
+    assert "You do not have to manage this alone" in call.heard()
+    call.press("2").press("1").press("1").press("3")
+    ref = _ref(call.heard())
+    outage.start()
+    wait_for(lambda: redis_client.exists("ivr:callback:" + ref))
+    assert queued(redis_client)[0] == ref
+    assert redis_client.hget("ivr:callback:" + ref, "urgent") == "1"
+
+
+def test_journal_of_a_dead_process_is_delivered_by_a_new_one(open_hours, redis_client, outage):
+    """A worker journals a request during an outage and dies; the next one delivers it."""
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from dataclasses import replace
+        from ivr import create_app
+        from ivr.config import load_settings
+        from ivr.phone_sim import SimulatedCall
+        from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+        settings = load_settings(environ={{}}, env="test", redis_url={outage.url!r},
+            twilio_auth_token=AUTH_TOKEN, secret_key="x" * 40,
+            journal_dir={open_hours.journal_dir!r}, journal_delivery_interval=3600.0,
+            opening_time="00:00", closing_time="23:59", holiday_subdivision="")
+        app = create_app(settings)
+        call = SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN,
+            from_number="+447700900777").dial()
+        for key in "3113":
+            call.press(key)
+        heard = call.all_heard().split("Your reference number is:")[1].split("Our team")[0]
+        print("".join(ch for ch in heard if ch.isdigit()), flush=True)
+        os._exit(0)  # die without closing anything, as a killed worker would
+        """
+    )
+    outage.stop()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    ref = done.stdout.strip().splitlines()[-1]
+    outage.start()
+    assert not redis_client.exists("ivr:callback:" + ref)
+    create_app(replace(open_hours, journal_delivery_interval=0.05))  # the restarted worker
+    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    assert delivered["phone"] == "+447700900777"
+    assert queued(redis_client) == [ref]
+
+
+def test_a_live_workers_journal_is_left_to_it(open_hours, redis_client, outage):
+    writer = create_app(replace(open_hours, journal_delivery_interval=3600.0))
+    other = create_app(replace(open_hours, journal_delivery_interval=3600.0))
+    call = dial(writer)
+    outage.stop()
+    for key in "3113":
+        call.press(key)
+    outage.start()
+    wait_for(lambda: redis_client.ping())
+    assert other.extensions["ivr.deliverer"].run_once() == 0  # the writer still holds its file
+    assert len(writer.extensions["ivr.journal"].files()) == 1
+    assert writer.extensions["ivr.deliverer"].run_once() == 1
+    assert len(queued(redis_client)) == 1
+
+
+def test_delivering_the_same_record_twice_queues_it_once(app, store, phone, redis_client):
+    call = phone(from_number="+447700900123")
+    for key in "3113":
+        call.press(key)
+    ref = store.list_callbacks(None, None, 10)[0][0]["reference"]
+    record = {"callback": {**store.callback(ref), "status": "queued"}, "events": [], "log": {}}
+    assert deliver_record(store, record) == "already_delivered"
+    assert queued(redis_client) == [ref]
+
+
+def test_fallback_url_answers_with_redis_stopped(client, outage):
+    outage.stop()
+    url = BASE_URL + "/voice/fallback"
+    params = {"CallSid": "CA" + "1" * 32, "From": "+447700900123", "ErrorCode": "11200"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+    response = client.post(
+        "/voice/fallback", data=params, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "call 999" in body and "116 123" in body and "<Hangup" in body
