@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         connect(settings.redis_url, settings.redis_socket_timeout),
         call_state_ttl=settings.call_state_ttl,
         retention_seconds=settings.retention_days * 86400,
+        keys=data_keys,
     )
     app.extensions["ivr.store"] = store
     app.extensions["ivr.flow"] = flow

@@ -148,5 +148,12 @@ def call(url: str | None, from_number: str, keys: str | None) -> None:
     click.echo(f"Call ended ({sim.call_sid}, about {int(sim.seconds)} seconds).")
 
 
+# Issue 5's commands live in their own module (journal, keys, subject-export, subject-erase).
+from .cli_privacy import journal, keys_group, subject_erase, subject_export  # noqa: E402
+
+for _command in (journal, keys_group, subject_export, subject_erase):
+    main.add_command(_command)
+
+
 if __name__ == "__main__":
     main()

@@ -30,8 +30,9 @@ class DataKeys:
         if not keys:
             raise ValueError("at least one data key is needed")
         self.fernet = MultiFernet([Fernet(k) for k in keys])
-        # The phone index key comes from the first (current) key; rotation rebuilds the index.
-        self._index_key = hashlib.sha256(b"ivr-phone-index:" + keys[0]).digest()
+        # The phone index key comes from each data key; the first one writes. `ivr keys rotate`
+        # moves index entries written under an older key to the first key's hash.
+        self._index_keys = [hashlib.sha256(b"ivr-phone-index:" + k).digest() for k in keys]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DataKeys:
@@ -71,4 +72,10 @@ class DataKeys:
 
     # --- finding records by phone number without storing it in clear -----------------------
     def phone_hash(self, e164: str) -> str:
-        return hmac.new(self._index_key, e164.encode("utf-8"), hashlib.sha256).hexdigest()
+        return self.phone_hashes(e164)[0]
+
+    def phone_hashes(self, e164: str) -> list[str]:
+        """The number's index hash under every key (records may predate a rotation)."""
+        return [
+            hmac.new(k, e164.encode("utf-8"), hashlib.sha256).hexdigest() for k in self._index_keys
+        ]

@@ -22,6 +22,13 @@ TEMPLATES: dict[str, str] = {
     "callbacks_by_status": "callbacks:status:{status}",  # zset: callback id scored by creation
     "callback_queue": "callbacks:queue",  # zset: waiting callbacks, urgent first then oldest
     "callback_refs": "callbacks:refs",  # set: every reference ever given out (never reused)
+    # Privacy and security (issue 5).
+    # hash: "callback:{id}" and "call:{sid}" -> "1" for records held about one phone number,
+    # plus "number" (encrypted). {hash} is an HMAC of the E.164 number (ivr/crypto.py), so
+    # records are findable by number without the number being stored in clear.
+    "subject_index": "subject:{hash}",
+    "calls_per_minute": "limit:calls:{hash}",  # zset: CallSids from one caller ID, by time
+    "callbacks_per_day": "limit:callbacks:{hash}:{day}",  # zset: CallSids that asked, by time
     # API tokens (hashes only, never the token itself).
     "api_tokens": "api_tokens",  # hash: sha256(token) -> JSON {name, created_at}
 }

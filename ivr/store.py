@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from .crypto import DataKeys
 from .keys import key
 
 # KEYS[1] callback id already made by this call (string), KEYS[2] set of references ever used.
@@ -66,24 +67,36 @@ def connect(url: str, socket_timeout: float) -> redis.Redis:
 
 
 class Store:
-    def __init__(self, client: redis.Redis, call_state_ttl: int, retention_seconds: int):
+    def __init__(
+        self,
+        client: redis.Redis,
+        call_state_ttl: int,
+        retention_seconds: int,
+        keys: DataKeys | None = None,
+    ):
         self.redis = client
         self.call_state_ttl = call_state_ttl
         self.retention_seconds = retention_seconds
         self._allocate = client.register_script(ALLOCATE_REFERENCE)
+        # Personal data at rest is encrypted with the data keys (ivr/crypto.py). decode_callback
+        # is a plain function many readers call, so the process's keys are kept here for it.
+        global _DATA_KEYS
+        if keys is not None:
+            _DATA_KEYS = keys
+        self.keys = keys
 
     # --- a call in progress ---------------------------------------------------------------
     def load_call(self, sid: str) -> CallState:
         raw = self.redis.hgetall(key("call_state", sid=sid))
         if not raw:
             return CallState(sid=sid)
-        data = json.loads(raw.get("data") or "{}")
+        data = json.loads(_open(raw.get("data") or "{}"))
         return CallState(
             sid=sid,
             step=int(raw.get("step", 0)),
             node=raw.get("node", ""),
             data=data,
-            twiml=raw.get("twiml", ""),
+            twiml=_open(raw.get("twiml", "")),
             exists=True,
         )
 
@@ -109,11 +122,14 @@ class Store:
                 mapping={
                     "step": after.step,
                     "node": after.node,
-                    "data": json.dumps(after.data),
-                    "twiml": after.twiml,
+                    # Both hold numbers (the TwiML reads a keyed number back).
+                    "data": _seal(json.dumps(after.data)),
+                    "twiml": _seal(after.twiml),
                 },
             )
             pipe.expire(state_key, self.call_state_ttl)
+            if not before.exists and after.data.get("caller_number"):
+                self._index_subject(pipe, after.data["caller_number"], "call:" + before.sid)
             self._log_call(pipe, before.sid, events, log_fields)
             if callback:
                 self._write_callback(pipe, callback)
@@ -183,11 +199,13 @@ class Store:
         pipe.hset(
             cb_key,
             mapping={
-                k: _flat(v)
+                k: _seal(_flat(v)) if k in ENCRYPTED_FIELDS else _flat(v)
                 for k, v in callback.items()
                 if k not in ("status", "created_at", "is_update")
             },
         )
+        if callback.get("phone"):
+            self._index_subject(pipe, callback["phone"], "callback:" + ref)
         pipe.hsetnx(cb_key, "created_at", created)
         pipe.hsetnx(cb_key, "status", callback["status"])
         pipe.zadd(key("callbacks_by_created"), {ref: created}, nx=True)
@@ -198,6 +216,15 @@ class Store:
             pipe.zadd(key("callback_queue"), {ref: score}, xx=True, lt=True)
         else:
             pipe.zadd(key("callback_queue"), {ref: score}, nx=True)
+
+    def _index_subject(self, pipe, number: str, member: str) -> None:
+        """Remember, under a keyed hash of the number, a record held about that person."""
+        if self.keys is None:
+            return
+        index = key("subject_index", hash=self.keys.phone_hash(number))
+        # The number itself, encrypted, lets `ivr keys rotate` re-file the entry under a new key.
+        pipe.hset(index, mapping={"number": self.keys.encrypt(number), member: "1"})
+        pipe.expire(index, self.retention_seconds)
 
     def callback(self, ref: str) -> dict | None:
         raw = self.redis.hgetall(key("callback", id=ref))
@@ -248,11 +275,24 @@ def _flat(value) -> str:
 CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours"}
 CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
 CALLBACK_JSON = {"answers", "heard"}
+ENCRYPTED_FIELDS = {"phone", "answers"}  # personal data: encrypted at rest
+_DATA_KEYS: DataKeys | None = None
+
+
+def _seal(text: str) -> str:
+    return _DATA_KEYS.encrypt(text) if _DATA_KEYS is not None and text else text
+
+
+def _open(text: str) -> str:
+    return _DATA_KEYS.decrypt(text) if _DATA_KEYS is not None else text
 
 
 def decode_callback(raw: dict) -> dict:
+    """A stored callback request as plain values (encrypted fields decrypted)."""
     out: dict = {}
     for name, value in raw.items():
+        if name in ENCRYPTED_FIELDS:
+            value = _open(value)
         if name in CALLBACK_BOOLS:
             out[name] = value == "1"
         elif name in CALLBACK_NUMBERS:

@@ -73,7 +73,7 @@ def test_callback_confirmed_during_an_outage_is_delivered_once(fast_delivery, re
     ref = _ref(heard)
     assert len(ref) == 6 and not ref.startswith("0")  # reserved before the outage
     outage.start()
-    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    delivered = wait_for(lambda: app.extensions["ivr.store"].callback(ref))
     assert delivered["phone"] == "+447700900123"
     assert delivered["call_sid"] == call.call_sid
     assert delivered["preferred_time"] == "any"
@@ -104,10 +104,10 @@ def test_a_call_that_starts_during_an_outage_still_works(fast_delivery, redis_cl
     ref = _ref(heard)
     assert ref.startswith("0") and len(ref) == 6  # the journal's own range
     outage.start()
-    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    delivered = wait_for(lambda: app.extensions["ivr.store"].callback(ref))
     assert delivered["phone"] == "+447700900555"
     assert delivered["preferred_time"] == "morning"
-    assert delivered["voicemail_ok"] == "0"
+    assert delivered["voicemail_ok"] is False
     assert queued(redis_client) == [ref]
     log = redis_client.hgetall(f"ivr:call:{call.call_sid}:log")
     assert log["callback_id"] == ref and log["from_masked"].endswith("555")
@@ -124,7 +124,7 @@ def test_redis_lost_after_a_keyed_number_keeps_it(fast_delivery, redis_client, o
     call.press("1").press("1")
     ref = _ref(call.heard())
     outage.start()
-    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    delivered = wait_for(lambda: app.extensions["ivr.store"].callback(ref))
     assert delivered["phone"] == "+447700900456"
     assert delivered["number_source"] == "keyed"
 
@@ -144,7 +144,7 @@ def test_urgent_request_during_an_outage_goes_to_the_top(fast_delivery, redis_cl
     outage.start()
     wait_for(lambda: redis_client.exists("ivr:callback:" + ref))
     assert queued(redis_client)[0] == ref
-    assert redis_client.hget("ivr:callback:" + ref, "urgent") == "1"
+    assert app.extensions["ivr.store"].callback(ref)["urgent"] is True
 
 
 def test_journal_of_a_dead_process_is_delivered_by_a_new_one(open_hours, redis_client, outage):
@@ -179,8 +179,8 @@ def test_journal_of_a_dead_process_is_delivered_by_a_new_one(open_hours, redis_c
     ref = done.stdout.strip().splitlines()[-1]
     outage.start()
     assert not redis_client.exists("ivr:callback:" + ref)
-    create_app(replace(open_hours, journal_delivery_interval=0.05))  # the restarted worker
-    delivered = wait_for(lambda: redis_client.hgetall("ivr:callback:" + ref))
+    app = create_app(replace(open_hours, journal_delivery_interval=0.05))  # the restarted worker
+    delivered = wait_for(lambda: app.extensions["ivr.store"].callback(ref))
     assert delivered["phone"] == "+447700900777"
     assert queued(redis_client) == [ref]
 
