@@ -132,20 +132,26 @@ class Deliverer:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Stop delivering in this process (tests; what is waiting stays on disk)."""
+        self._stopped.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10)
+        self.journal.seal_live_file()
 
     def ensure_running(self) -> None:
         with self._start_lock:
             alive = self._thread is not None and self._thread.is_alive()
-            if alive and self._pid == os.getpid():
+            if (alive and self._pid == os.getpid()) or self._stopped.is_set():
                 return
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._loop, name="ivr-journal", daemon=True)
             self._thread.start()
 
     def _loop(self) -> None:
-        stop = threading.Event()
-        while True:
-            stop.wait(self.interval)
+        while not self._stopped.wait(self.interval):
             try:
                 self.run_once()
             except Exception:  # keep trying: a request on disk must not be given up on

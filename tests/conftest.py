@@ -115,7 +115,9 @@ def open_hours(settings):
 
 @pytest.fixture
 def app(open_hours, redis_client):
-    return create_app(open_hours)
+    app = create_app(open_hours)
+    yield app
+    app.extensions["ivr.deliverer"].stop()  # no journal delivery leaking into the next test
 
 
 @pytest.fixture

@@ -31,6 +31,20 @@ def outage(redis_server):
 
 
 @pytest.fixture
+def make_app():
+    """create_app, with every app's journal delivery stopped after the test."""
+    made = []
+
+    def make(settings):
+        made.append(create_app(settings))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["ivr.deliverer"].stop()
+
+
+@pytest.fixture
 def fast_delivery(open_hours):
     return replace(open_hours, journal_delivery_interval=0.05)
 
@@ -61,8 +75,10 @@ def dial(app, **kwargs) -> SimulatedCall:
     return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN, **kwargs).dial()
 
 
-def test_callback_confirmed_during_an_outage_is_delivered_once(fast_delivery, redis_client, outage):
-    app = create_app(fast_delivery)
+def test_callback_confirmed_during_an_outage_is_delivered_once(
+    make_app, fast_delivery, redis_client, outage
+):
+    app = make_app(fast_delivery)
     call = dial(app, from_number="+447700900123")
     call.press("3").press("1").press("1")
     outage.stop()
@@ -92,8 +108,10 @@ def _ref(heard: str) -> str:
     return "".join(ch for ch in after.split("Our team")[0] if ch.isdigit())
 
 
-def test_a_call_that_starts_during_an_outage_still_works(fast_delivery, redis_client, outage):
-    app = create_app(fast_delivery)  # no healthy step yet, so no reserved references
+def test_a_call_that_starts_during_an_outage_still_works(
+    make_app, fast_delivery, redis_client, outage
+):
+    app = make_app(fast_delivery)  # no healthy step yet, so no reserved references
     outage.stop()
     call = dial(app, from_number="+447700900555")
     assert "If you are at risk now, call 999" in call.heard()
@@ -113,8 +131,8 @@ def test_a_call_that_starts_during_an_outage_still_works(fast_delivery, redis_cl
     assert log["callback_id"] == ref and log["from_masked"].endswith("555")
 
 
-def test_redis_lost_after_a_keyed_number_keeps_it(fast_delivery, redis_client, outage):
-    app = create_app(fast_delivery)
+def test_redis_lost_after_a_keyed_number_keeps_it(make_app, fast_delivery, redis_client, outage):
+    app = make_app(fast_delivery)
     call = dial(app, from_number="anonymous")
     call.press("3").press("07700900456#")
     assert "You keyed in" in call.heard()
@@ -129,8 +147,10 @@ def test_redis_lost_after_a_keyed_number_keeps_it(fast_delivery, redis_client, o
     assert delivered["number_source"] == "keyed"
 
 
-def test_urgent_request_during_an_outage_goes_to_the_top(fast_delivery, redis_client, outage):
-    app = create_app(fast_delivery)
+def test_urgent_request_during_an_outage_goes_to_the_top(
+    make_app, fast_delivery, redis_client, outage
+):
+    app = make_app(fast_delivery)
     ordinary = dial(app, from_number="+447700900111")
     for key in "3113":
         ordinary.press(key)
@@ -147,7 +167,9 @@ def test_urgent_request_during_an_outage_goes_to_the_top(fast_delivery, redis_cl
     assert app.extensions["ivr.store"].callback(ref)["urgent"] is True
 
 
-def test_journal_of_a_dead_process_is_delivered_by_a_new_one(open_hours, redis_client, outage):
+def test_journal_of_a_dead_process_is_delivered_by_a_new_one(
+    make_app, open_hours, redis_client, outage
+):
     """A worker journals a request during an outage and dies; the next one delivers it."""
     script = textwrap.dedent(
         f"""
@@ -179,15 +201,15 @@ def test_journal_of_a_dead_process_is_delivered_by_a_new_one(open_hours, redis_c
     ref = done.stdout.strip().splitlines()[-1]
     outage.start()
     assert not redis_client.exists("ivr:callback:" + ref)
-    app = create_app(replace(open_hours, journal_delivery_interval=0.05))  # the restarted worker
+    app = make_app(replace(open_hours, journal_delivery_interval=0.05))  # the restarted worker
     delivered = wait_for(lambda: app.extensions["ivr.store"].callback(ref))
     assert delivered["phone"] == "+447700900777"
     assert queued(redis_client) == [ref]
 
 
-def test_a_live_workers_journal_is_left_to_it(open_hours, redis_client, outage):
-    writer = create_app(replace(open_hours, journal_delivery_interval=3600.0))
-    other = create_app(replace(open_hours, journal_delivery_interval=3600.0))
+def test_a_live_workers_journal_is_left_to_it(make_app, open_hours, redis_client, outage):
+    writer = make_app(replace(open_hours, journal_delivery_interval=3600.0))
+    other = make_app(replace(open_hours, journal_delivery_interval=3600.0))
     call = dial(writer)
     outage.stop()
     for key in "3113":
