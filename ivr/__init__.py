@@ -55,7 +55,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     if journal.files():  # requests left by an earlier or crashed process: deliver them
         app.extensions["ivr.deliverer"].ensure_running()
 
-    from . import api, voice
+    from . import api, security, voice
+
+    security.init_app(app, settings)
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)

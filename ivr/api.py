@@ -24,6 +24,16 @@ def _json_error(exc: HTTPException):
     return jsonify(error=exc.name, message=exc.description), exc.code
 
 
+QUERY_PARAMS = {"limit", "cursor", "status"}  # every parameter any endpoint here takes
+
+
+@bp.before_request
+def _known_params_only():
+    unknown = sorted(set(request.args) - QUERY_PARAMS)
+    if unknown:
+        abort(400, f"unknown query parameter(s): {', '.join(unknown)[:200]}.")
+
+
 def token_required(view):
     @wraps(view)
     def checked(*args, **kwargs):

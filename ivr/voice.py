@@ -15,7 +15,7 @@ import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from . import calls, degraded, recovery
+from . import calls, degraded, limits, recovery
 from .engine import Engine, Outcome, Turn, utc_now
 from .signature import twilio_only
 from .store import CallState, StepConflict, Store
@@ -129,6 +129,10 @@ def _take_step(sid: str, turn: Turn | None) -> str:
                 state.step,
             )
         outcome = engine.start(sid, request.form.get("From", ""), moment)
+        if limits.too_many_calls(
+            store, request.form.get("From", ""), sid, engine.settings.calls_per_minute, moment
+        ):
+            outcome = limits.refusal(engine, outcome, "too_many_calls", moment)
     elif not state.exists:
         # The state expired or was lost mid-call: carry on from where the caller is.
         outcome = engine.handle(
@@ -148,6 +152,10 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         return degraded.with_state(again, sid, state.step)
     else:
         outcome = engine.handle(sid, state.data, state.node, state.step + 1, turn, moment)
+    if outcome.callback and not outcome.callback.get("is_update"):
+        limit = engine.settings.callbacks_per_day
+        if limits.too_many_callbacks(store, request.form.get("From", ""), sid, limit, moment):
+            outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)
     return _save(store, state, outcome)
 
 

@@ -1,0 +1,58 @@
+"""App-wide security policy: response headers, the trusted-proxy mode, and error answers that
+never show a traceback (JSON under /api/, plain text elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+# Pages may override this per response (Flask's setdefault keeps theirs): e.g. a page that
+# really needs an inline style should use a nonce rather than widen the default.
+CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # for browsers that predate frame-ancestors
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    if settings.trust_proxy and not settings.public_base_url:
+        # Opt-in: only behind exactly one proxy we run, which sets these headers itself.
+        # Without it a caller could choose the URL our Twilio signature check uses.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if settings.is_production:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.name, message=exc.description), exc.code
+        return exc
+
+    @app.errorhandler(redis.RedisError)
+    def store_unavailable(exc: redis.RedisError):
+        log.error("redis unavailable", extra={"path": request.path, "error": type(exc).__name__})
+        return http_error(ServiceUnavailable("The store is unavailable; try again shortly."))
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        log.exception("unhandled error", extra={"path": request.path})
+        return http_error(InternalServerError("Something went wrong; it has been logged."))
