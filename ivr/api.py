@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .keys import key
 from .store import Store
-from .tokens import check_token
+from .tokens import SCOPES, check_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 STATUSES = {"queued", "claimed", "scheduled", "closed"}
@@ -42,9 +42,25 @@ def token_required(view):
         if record is None:
             abort(401, "Send a valid API token: Authorization: Bearer <token>.")
         g.api_client = record["name"]
+        g.api_scopes = set(record.get("scopes") or SCOPES)  # older tokens: every scope
         return view(*args, **kwargs)
 
     return checked
+
+
+def scope_required(scope: str):
+    """Goes under @token_required: the token must have been created with this scope."""
+
+    def wrap(view):
+        @wraps(view)
+        def checked(*args, **kwargs):
+            if scope not in g.api_scopes:
+                abort(403, f"This token does not have the {scope} scope.")
+            return view(*args, **kwargs)
+
+        return checked
+
+    return wrap
 
 
 def _page_args() -> tuple[int, str | None]:
@@ -66,6 +82,7 @@ def _page_args() -> tuple[int, str | None]:
 
 @bp.get("/callbacks")
 @token_required
+@scope_required("callbacks:read")
 def list_callbacks():
     limit, cursor = _page_args()
     status = request.args.get("status") or None
@@ -82,6 +99,7 @@ def _public_callback(cb: dict) -> dict:
 
 @bp.get("/calls")
 @token_required
+@scope_required("calls:read")
 def list_calls():
     limit, cursor = _page_args()
     store = _store()

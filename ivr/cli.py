@@ -50,11 +50,20 @@ def api_token() -> None:
 
 @api_token.command("create")
 @click.argument("name")
-def api_token_create(name: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="callbacks:read or calls:read (repeatable; default: both).",
+)
+def api_token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token called NAME; it is printed once, on the last line."""
-    from .tokens import create_token
+    from .tokens import SCOPES, create_token
 
-    token = create_token(_redis(), name)
+    try:
+        token = create_token(_redis(), name, scopes or SCOPES)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"Created API token {name!r}. Keep it secret; it is not shown again.")
     click.echo(token)
 

@@ -215,3 +215,35 @@ def test_too_many_callbacks_a_day_are_not_queued(limited, redis_client):
     assert all("Your callback request is booked" in h for h in heard[:2])
     assert "cannot take another callback request" in heard[2] and "call 999" in heard[2]
     assert redis_client.zcard("ivr:callbacks:queue") == 2
+
+
+def test_api_tokens_are_scoped(client, redis_client):
+    token = create_token(redis_client, "call-figures", scopes=("calls:read",))
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/calls", headers=auth).status_code == 200
+    refused = client.get("/api/v1/callbacks", headers=auth)
+    assert refused.status_code == 403 and "callbacks:read" in refused.get_json()["message"]
+    with pytest.raises(ValueError, match="scopes"):
+        create_token(redis_client, "bad", scopes=("everything",))
+
+
+def test_cli_creates_scoped_tokens_and_revokes_them(
+    settings, redis_client, client, monkeypatch, tmp_path
+):
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .local/env here
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("IVR_ENV", "test")
+    runner = CliRunner()
+    made = runner.invoke(main, ["api-token", "create", "intake", "--scope", "callbacks:read"])
+    token = made.output.strip().splitlines()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/callbacks", headers=auth).status_code == 200
+    assert client.get("/api/v1/calls", headers=auth).status_code == 403
+    assert "Revoked 1 token(s)" in runner.invoke(main, ["api-token", "revoke", "intake"]).output
+    assert client.get("/api/v1/callbacks", headers=auth).status_code == 401
+    again = runner.invoke(main, ["api-token", "revoke", "intake"])
+    assert again.exit_code != 0 and "no token called" in again.output
