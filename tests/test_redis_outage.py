@@ -4,6 +4,7 @@ reference the caller was read, with no one lifting a finger."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -243,3 +244,103 @@ def test_fallback_url_answers_with_redis_stopped(client, outage):
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "call 999" in body and "116 123" in body and "<Hangup" in body
+
+
+SCRIPTS = {
+    "caller_id": ("+447700900301", ["3", "1", "1", "3"]),
+    "risk": ("+447700900302", ["2", "4", "4", "1", "2", "1", "1", "3"]),
+    "keyed": ("anonymous", ["3", "07700900303#", "1", "2", "2"]),
+    "info_only": ("+447700900304", ["1", "1", "0", "4"]),
+    "twice": ("+447700900305", ["3", "1", "1", "3", "9", "1", "2", "1"]),
+}
+
+
+def test_redis_flapping_through_many_calls_loses_and_doubles_nothing(
+    make_app, fast_delivery, redis_client, outage
+):
+    import random
+
+    rng = random.Random(int(os.environ.get("CHAOS_SEED", "5")))  # fixed: failures replay
+    app = make_app(fast_delivery)
+    calls = []
+    for _round in range(3):
+        for name, (number, keys) in SCRIPTS.items():
+            calls.append((name, dial(app, from_number=number), list(keys)))
+        while any(keys for _, _, keys in calls):
+            for _name, call, keys in calls:
+                if not keys:
+                    continue
+                if rng.random() < 0.2:  # Redis goes away, or comes back, between steps
+                    outage.stop() if outage.process else outage.start()
+                call.press(keys.pop(0))
+        if outage.process is None:
+            outage.start()
+    store = app.extensions["ivr.store"]
+    wait_for(lambda: not app.extensions["ivr.journal"].files())
+    heard = {}
+    for name, call, _ in calls:
+        text = call.all_heard()
+        if name == "info_only":
+            assert "reference number" not in text
+            continue
+        refs = {_ref(part) for part in text.split("Your callback request is booked")[1:]}
+        assert len(refs) == 1, (name, text)  # a second request from one call updates the first
+        heard[refs.pop()] = (name, call)
+    in_redis = redis_client.zrange("ivr:callbacks:queue", 0, -1)
+    assert sorted(in_redis) == sorted(heard)  # every reference heard is queued, once
+    for ref, (name, call) in heard.items():
+        callback = store.callback(ref)
+        assert callback["call_sid"] == call.call_sid
+        assert callback["phone"] == {"keyed": "+447700900303"}.get(name, SCRIPTS[name][0])
+        assert callback["urgent"] is (name == "risk")
+    assert (
+        store.callback(next(r for r, (n, _) in heard.items() if n == "twice"))["preferred_time"]
+        == "morning"
+    )  # the second request's answers reached the first one
+
+
+def test_a_step_without_its_sealed_state_restarts_a_half_made_request(client, outage):
+    """A step URL from before sealed state existed (or expired) while Redis is down."""
+    sid, form = "CA" + "e" * 32, {"From": "+447700900123"}
+
+    def step(node: str, digits: str) -> str:
+        url = f"{BASE_URL}/voice/step?s=3&n={node}"
+        params = {**form, "CallSid": sid, "Digits": digits}
+        headers = {
+            "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        }
+        response = client.post(url[len(BASE_URL) :], data=params, headers=headers)
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    outage.stop()
+    assert "We can call you back on the number you are calling from" in step("preferred_time", "1")
+    assert "you meet a specially trained therapist" in step("info_who", "1")
+
+
+def test_journal_deliver_command(cli_env, make_app, fast_delivery, redis_client, outage):
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    app = make_app(replace(fast_delivery, journal_delivery_interval=3600.0))
+    call = dial(app)
+    outage.stop()
+    for key in "3113":
+        call.press(key)
+    app.extensions["ivr.journal"].seal_live_file()  # as if this worker had stopped
+    outage.start()
+    wait_for(redis_client.ping)
+    result = CliRunner().invoke(main, ["journal", "deliver"], catch_exceptions=False)
+    assert "Delivered 1 request(s)." in result.output
+    assert len(queued(redis_client)) == 1
+    assert "Nothing waiting" in CliRunner().invoke(main, ["journal", "status"]).output
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("IVR_ENV", "test")
+    monkeypatch.setenv("IVR_JOURNAL_DIR", settings.journal_dir)
