@@ -99,3 +99,25 @@ def test_a_status_callback_for_a_call_we_never_saw_is_logged(phone, store):
     assert status == 200
     log = store.call_log("CA" + "b" * 32)
     assert log["call_status"] == "no-answer" and "started_at" in log
+
+
+def test_calls_that_never_got_a_status_are_closed_by_the_sweep(phone, store):
+    import time
+
+    from ivr.sweep import sweep_unclosed_calls
+
+    lost = phone()
+    lost.press("3").press("1").press("1").press("3")  # Twilio's status callback never comes
+    closed = phone()
+    closed.press("1")
+    status_post(closed, "completed", "12")
+    ongoing_later = time.time() + 5 * 3600
+    assert sweep_unclosed_calls(store, older_than=4 * 3600) == 0  # too recent: may be ongoing
+    assert "ended_at" not in store.call_log(lost.call_sid)
+    assert sweep_unclosed_calls(store, older_than=4 * 3600, now=ongoing_later) == 1
+    log = store.call_log(lost.call_sid)
+    assert log["call_status"] == "unknown" and log["outcome"] == "callback_requested"
+    assert store.call_log(closed.call_sid)["call_status"] == "completed"
+    assert sweep_unclosed_calls(store, older_than=4 * 3600, now=ongoing_later) == 0
+    status_post(lost, "completed", "80")  # a very late status changes nothing
+    assert store.call_log(lost.call_sid)["call_status"] == "unknown"
