@@ -12,7 +12,7 @@ import redis
 
 from .crypto import DataKeys
 from .keys import key
-from .store import ENCRYPTED_FIELDS, Store, decode_callback
+from .store import ENCRYPTED_FIELDS, decode_callback, install_data_keys
 
 KNOWN_STATUSES = ("queued", "claimed", "scheduled", "closed")
 
@@ -28,7 +28,7 @@ def _members(client: redis.Redis, keys: DataKeys, number: str) -> tuple[list[str
 
 def export_subject(client: redis.Redis, keys: DataKeys, number: str) -> dict:
     """Everything held about a number: its callback requests and the logs of its calls."""
-    Store(client, 0, 0, keys)  # installs the keys decode_callback reads with
+    install_data_keys(keys)
     _, members = _members(client, keys, number)
     callbacks, sids = [], {m.partition(":")[2] for m in members if m.startswith("call:")}
     for member in sorted(m for m in members if m.startswith("callback:")):

@@ -78,11 +78,8 @@ class Store:
         self.call_state_ttl = call_state_ttl
         self.retention_seconds = retention_seconds
         self._allocate = client.register_script(ALLOCATE_REFERENCE)
-        # Personal data at rest is encrypted with the data keys (ivr/crypto.py). decode_callback
-        # is a plain function many readers call, so the process's keys are kept here for it.
-        global _DATA_KEYS
         if keys is not None:
-            _DATA_KEYS = keys
+            install_data_keys(keys)
         self.keys = keys
 
     # --- a call in progress ---------------------------------------------------------------
@@ -277,6 +274,14 @@ CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
 CALLBACK_JSON = {"answers", "heard"}
 ENCRYPTED_FIELDS = {"phone", "answers"}  # personal data: encrypted at rest
 _DATA_KEYS: DataKeys | None = None
+
+
+def install_data_keys(keys: DataKeys) -> None:
+    """Personal data at rest is encrypted with the data keys (ivr/crypto.py). decode_callback is
+    a plain function many readers call, so the process's keys (one set per process, from the
+    environment) are kept here for it."""
+    global _DATA_KEYS
+    _DATA_KEYS = keys
 
 
 def _seal(text: str) -> str:
