@@ -12,6 +12,7 @@ from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 
 
 def to_preferred_time(phone):
+    """A call waiting at "when is the best time for us to call?" (phone() dials)."""
     call = phone()
     for keys in ("3", "1", "1"):
         call.press(keys)
@@ -121,3 +122,21 @@ def test_calls_that_never_got_a_status_are_closed_by_the_sweep(phone, store):
     assert sweep_unclosed_calls(store, older_than=4 * 3600, now=ongoing_later) == 0
     status_post(lost, "completed", "80")  # a very late status changes nothing
     assert store.call_log(lost.call_sid)["call_status"] == "unknown"
+
+
+def test_a_redeploy_mid_call_carries_on_in_the_new_process(app, open_hours, store):
+    from ivr import create_app
+
+    call = to_preferred_time(lambda: _dial(app))
+    new_process = create_app(open_hours)  # same Redis, nothing in memory from the old one
+    call.transport = FlaskTransport(new_process.test_client())
+    call.press("3")
+    assert "Your callback request is booked" in call.heard()
+    assert len(store.list_callbacks(None, None, 10)[0]) == 1
+    new_process.extensions["ivr.deliverer"].stop()
+
+
+def _dial(app):
+    from ivr.phone_sim import SimulatedCall
+
+    return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
