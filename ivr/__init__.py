@@ -55,12 +55,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     if journal.files():  # requests left by an earlier or crashed process: deliver them
         app.extensions["ivr.deliverer"].ensure_running()
 
-    from . import api, security, voice
+    from . import api, security, voice, web
 
     security.init_app(app, settings)
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    web.init_app(app)  # staff sign-in, CSRF, staff pages
 
     @app.get("/healthz")
     def healthz():

@@ -14,8 +14,11 @@ LOCAL_ENV = Path(".local/env")  # written by scripts/dev for this checkout's pri
 
 
 def _load_local_env() -> None:
-    """Fill unset variables from .local/env, so `ivr` talks to the line `scripts/dev` runs."""
-    if not LOCAL_ENV.is_file():
+    """Fill unset variables from .local/env, so `ivr` talks to the line `scripts/dev` runs.
+
+    Skipped when IVR_ENV is already set (production, CI and the tests set it).
+    """
+    if "IVR_ENV" in os.environ or not LOCAL_ENV.is_file():
         return
     for line in LOCAL_ENV.read_text().splitlines():
         name, sep, value = line.partition("=")
@@ -78,6 +81,46 @@ def api_token_revoke(name: str) -> None:
     if not count:
         raise click.ClickException(f"no token called {name!r}")
     click.echo(f"Revoked {count} token(s) called {name!r}.")
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts for the intake and manager pages (there is no default account)."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["intake", "manager", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(username: str, role: str, password_stdin: bool) -> None:
+    """Create an account USERNAME with a role; asks for the password."""
+    from .users import UserError, create_user
+
+    try:
+        name = create_user(_redis(), username, role, _read_password(password_stdin))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created {role} account {name!r}.")
+
+
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_reset_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME; their open sessions end."""
+    from .users import UserError, set_password
+
+    try:
+        set_password(_redis(), username, _read_password(password_stdin))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Password for {username!r} changed.")
 
 
 @main.group()

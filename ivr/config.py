@@ -71,6 +71,12 @@ class Settings:
     calls_per_minute: int = 5
     callbacks_per_day: int = 3
 
+    # Staff sign-in (ivr/auth.py).
+    session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
+    login_max_failures: int = 5  # failed sign-ins (per username or per address) before a pause
+    login_lock_seconds: int = 30  # the first pause; it doubles with every further failure
+    login_lock_max_seconds: int = 900  # ... up to this
+
     # Settings read from the environment as IVR_<NAME>, except the three well-known ones.
     extra: dict = field(default_factory=dict)
 

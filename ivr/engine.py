@@ -305,6 +305,10 @@ class _Run:
                 self.data["answers"][name] = value
             if option.get("do"):
                 self.act(option["do"])
+            if option.get("record") and self.data.get("callback_ref"):
+                # A caller who asked for a callback first and answered later (a risk answer
+                # above all) gets their request brought up to date, and urgent moves it up.
+                self._create_callback()
             return self.enter(option["next"])
         target = self.flow.global_keys.get(key)
         if target:

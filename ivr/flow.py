@@ -143,9 +143,11 @@ def check_flow(flow: Flow) -> list[str]:
             problems.append(f"global key {key!r} is not a phone key")
         if target not in GLOBAL_ACTIONS and target not in nodes:
             problems.append(f"global key {key} leads to `{target}`, which does not exist")
-    for phrase in ("invalid_key", "silence"):
+    for phrase in ("invalid_key", "silence", "fallback"):
         if not flow.phrases.get(phrase):
             problems.append(f"phrases: `{phrase}` is missing")
+    if not isinstance(flow.phrases.get("fallback", []), list):
+        problems.append("phrases: `fallback` must be a list of sentences")
 
     formatter = string.Formatter()
     for node_id, node in nodes.items():

@@ -31,6 +31,11 @@ TEMPLATES: dict[str, str] = {
     "callbacks_per_day": "limit:callbacks:{hash}:{day}",  # zset: CallSids that asked, by time
     # API tokens (hashes only, never the token itself).
     "api_tokens": "api_tokens",  # hash: sha256(token) -> JSON {name, created_at}
+    # Staff accounts and sign-in (ivr/users.py, ivr/throttle.py). Passwords only as scrypt hashes.
+    "user": "user:{username}",  # hash: username, role, password_hash, created_at, disabled, ...
+    "users": "users",  # set: every username
+    "login_failures": "login:failures:{kind}:{who}",  # counter of failed sign-ins (expires)
+    "login_lock": "login:lock:{kind}:{who}",  # present while sign-ins are refused (expires)
 }
 
 

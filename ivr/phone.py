@@ -50,11 +50,13 @@ def normalise_uk(raw: str) -> str:
         text = "0" + text[4:]
     elif text.startswith("44") and len(text) in (11, 12):
         text = "0" + text[2:]
+    elif text.startswith("+") and text[1:].isdigit():
+        raise NumberProblem("international")
     if not text.isdigit():
         raise NumberProblem("not_digits")
     if set(text) == {"0"}:
         raise NumberProblem("all_zeros")
-    if text.startswith("00") or text.startswith("+"):
+    if text.startswith("00"):
         raise NumberProblem("international")
     if not text.startswith("0"):
         raise NumberProblem("international" if len(text) > 11 else "too_short")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -41,18 +41,22 @@ def init_app(app: Flask, settings: Settings) -> None:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        if request.path.startswith("/api/"):
-            return jsonify(error=exc.name, message=exc.description), exc.code
-        return exc
-
+    # HTTP errors themselves are answered by the site's error pages (ivr/web.py: JSON under
+    # /api, plain under /voice, HTML for staff); these two turn the rest into such errors.
     @app.errorhandler(redis.RedisError)
     def store_unavailable(exc: redis.RedisError):
         log.error("redis unavailable", extra={"path": request.path, "error": type(exc).__name__})
-        return http_error(ServiceUnavailable("The store is unavailable; try again shortly."))
+        return _as_http_error(ServiceUnavailable("The store is unavailable; try again shortly."))
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _as_http_error(exc)
         log.exception("unhandled error", extra={"path": request.path})
-        return http_error(InternalServerError("Something went wrong; it has been logged."))
+        return _as_http_error(InternalServerError("Something went wrong; it has been logged."))
+
+
+def _as_http_error(exc: HTTPException):
+    if request.path.startswith("/api/"):
+        return jsonify(error=exc.name, message=exc.description), exc.code
+    return current_app.handle_http_exception(exc)

@@ -24,13 +24,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-FALLBACK_LINES = (
-    "Sorry, this line is having a problem right now.",
-    "If you are at risk now, call 999.",
-    "For urgent mental health help, call NHS 111, and choose option 2.",
-    "You can call Samaritans free, any time, on 116 123.",
-    "Please call us again later, or ask your GP to refer you. Goodbye.",
-)
 
 
 def _twiml(response: VoiceResponse | str) -> Response:
@@ -54,7 +47,7 @@ def fallback_twiml() -> VoiceResponse:
     """The safe answer that needs nothing but this process: crisis numbers, then goodbye."""
     settings = current_app.config["SETTINGS"]
     response = VoiceResponse()
-    for line in FALLBACK_LINES:
+    for line in current_app.extensions["ivr.flow"].phrases["fallback"]:
         response.say(line, voice=settings.voice, language=settings.language)
     response.hangup()
     return response

@@ -3,6 +3,7 @@ stand-in that places simulated calls through the Flask test client."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,9 @@ import redis
 from ivr import create_app
 from ivr.config import load_settings
 from ivr.phone_sim import SimulatedCall, Transport
+
+# The `ivr` command reads a developer's .local/env only when IVR_ENV is unset; tests never want it.
+os.environ["IVR_ENV"] = "test"
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 BASE_URL = "http://localhost"
@@ -209,3 +213,38 @@ def page(chromium):
     tab = chromium.new_page()
     yield tab
     tab.close()
+
+
+# --- staff sign-in (ivr/auth.py) ----------------------------------------------------------------
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token in a page's forms."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def signed_in(app):
+    """signed_in(client, role="intake", username=None) -> username: creates an account with the
+    app's own code and signs in through the real /login form (with its CSRF token)."""
+    from ivr.users import create_user
+
+    counter = iter(range(1, 1000))
+
+    def sign_in(client, role: str = "intake", username: str | None = None) -> str:
+        username = username or f"{role}{next(counter)}"
+        create_user(app.extensions["ivr.store"].redis, username, role, STAFF_PASSWORD)
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            "/login",
+            data={"username": username, "password": STAFF_PASSWORD, "csrf_token": token},
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return username
+
+    return sign_in

@@ -391,3 +391,22 @@ def test_in_hours_callers_hear_no_closed_message(settings, redis_client):
     for keys in ("3", "1", "1", "3"):
         call.press(keys)
     assert "Our team will call you within two working days." in call.heard()
+
+
+def test_a_risk_answer_after_the_callback_makes_it_urgent(phone, store, redis_client):
+    waiting = phone(from_number="+447700900111")
+    for keys in ("3", "1", "1", "3"):
+        waiting.press(keys)
+    call = phone(from_number="+447700900222")
+    for keys in ("9", "1", "1", "3"):  # straight to a callback
+        call.press(keys)
+    call.press("0")
+    for keys in ("2", "1", "1", "1"):  # then the questions, and yes to the risk question
+        call.press(keys)
+    assert "You do not have to manage this alone" in call.heard()
+    callbacks = {cb["phone"]: cb for cb in store.list_callbacks(None, None, 10)[0]}
+    assert len(callbacks) == 2
+    updated = callbacks["+447700900222"]
+    assert updated["urgent"] is True and updated["answers"]["risk"] == "yes"
+    assert redis_client.zrange(key("callback_queue"), 0, 0) == [updated["reference"]]
+    assert redis_client.zcard(key("callbacks_by_created")) == 2

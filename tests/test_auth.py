@@ -1,0 +1,211 @@
+"""Staff sign-in: who reaches which page, CSRF, throttled guessing, hashed passwords, the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+from conftest import STAFF_PASSWORD, csrf_from
+
+from ivr import create_app
+from ivr.auth import role_required
+from ivr.cli import main as cli
+from ivr.users import create_user, set_disabled, set_password
+
+
+@pytest.fixture
+def manager_page(app):
+    """A stand-in manager page (the real ones live on the reports branch)."""
+    app.add_url_rule(
+        "/test-manager-page", "test_manager", role_required("manager")(lambda: "manager figures")
+    )
+    return "/test-manager-page"
+
+
+def login_post(client, username, password, token=None):
+    token = token or csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+
+
+def test_a_signed_out_visitor_reaches_nothing(client, manager_page):
+    for path in ("/", "/admin/users", manager_page):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login?next=")
+    scripted = client.get("/admin/users", headers={"Accept": "application/json"})
+    assert scripted.status_code == 401
+    assert scripted.get_json()["message"] == "Sign in first."
+
+
+def test_intake_worker_cannot_reach_manager_or_admin_pages(client, signed_in, manager_page):
+    signed_in(client, "intake")
+    assert client.get(manager_page).status_code == 403
+    refused = client.get("/admin/users")
+    assert refused.status_code == 403
+    assert "does not have access" in refused.get_data(as_text=True)
+
+
+def test_manager_sees_manager_pages_but_not_admin(client, signed_in, manager_page):
+    signed_in(client, "manager")
+    assert client.get(manager_page).get_data(as_text=True) == "manager figures"
+    assert client.get("/admin/users").status_code == 403
+
+
+def test_admin_may_do_everything(client, signed_in, manager_page):
+    signed_in(client, "admin", username="ada")
+    assert client.get(manager_page).status_code == 200
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "ada" in page and "Create an account" in page
+
+
+def test_admin_creates_an_account_in_the_app(client, signed_in, redis_client):
+    signed_in(client, "admin")
+    token = csrf_from(client.get("/admin/users").get_data(as_text=True))
+    form = {"username": "Nia", "role": "intake", "password": "a long password", "csrf_token": token}
+    assert client.post("/admin/users", data=form).status_code == 302
+    assert "nia" in client.get("/admin/users").get_data(as_text=True)
+    other = create_app(client.application.config["SETTINGS"]).test_client()
+    assert login_post(other, "nia", "a long password").status_code == 302
+
+
+def test_wrong_password_is_refused_without_saying_which_part(client, app):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    response = login_post(client, "sam", "not the password")
+    assert response.status_code == 401
+    assert "do not match an active account" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_passwords_are_stored_only_as_scrypt_hashes(app, redis_client):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    for name in redis_client.keys("*"):
+        kind = redis_client.type(name)
+        values = redis_client.hvals(name) if kind == "hash" else redis_client.smembers(name)
+        assert not any(STAFF_PASSWORD in v for v in values)
+    assert redis_client.hget("ivr:user:sam", "password_hash").startswith("scrypt:")
+
+
+def test_form_without_csrf_token_is_rejected(client, signed_in, redis_client):
+    signed_in(client, "admin")
+    form = {"username": "mallory", "role": "admin", "password": "a long password"}
+    response = client.post("/admin/users", data=form)
+    assert response.status_code == 400
+    assert "did not come from this site" in response.get_data(as_text=True)
+    response = client.post("/admin/users", data={**form, "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert not redis_client.exists("ivr:user:mallory")
+
+
+def test_login_form_needs_its_csrf_token_too(client, app):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    client.get("/login")
+    response = client.post("/login", data={"username": "sam", "password": STAFF_PASSWORD})
+    assert response.status_code == 400
+
+
+def test_repeated_failures_pause_sign_in_even_with_the_right_password(client, app, redis_client):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    codes = [login_post(client, "sam", f"guess {n}").status_code for n in range(5)]
+    assert codes == [401, 401, 401, 401, 429]
+    refused = login_post(client, "sam", STAFF_PASSWORD)
+    assert refused.status_code == 429
+    assert "Please wait 30 seconds" in refused.get_data(as_text=True)
+    # Once the pause is over (expired here by hand), the next failure pauses twice as long.
+    locks = ("ivr:login:lock:user:sam", "ivr:login:lock:ip:127.0.0.1")
+    redis_client.delete(*locks)
+    assert "wait 60 seconds" in login_post(client, "sam", "guess 6").get_data(as_text=True)
+    assert 30 < redis_client.ttl(locks[0]) <= 60
+    assert redis_client.ttl("ivr:login:failures:user:sam") > 0  # counters expire by themselves
+    redis_client.delete(*locks)
+    assert login_post(client, "sam", STAFF_PASSWORD).status_code == 302
+
+
+def test_guessing_across_usernames_from_one_address_is_paused(client, app):
+    codes = [login_post(client, f"user{n}", "guess").status_code for n in range(6)]
+    assert codes[-1] == 429
+
+
+def test_disabled_account_or_new_password_ends_the_session(client, signed_in, app):
+    redis = app.extensions["ivr.store"].redis
+    name = signed_in(client, "intake")
+    assert client.get("/").status_code in (200, 302)
+    set_disabled(redis, name, True)
+    assert client.get("/").headers["Location"].startswith("/login")
+    assert login_post(client, name, STAFF_PASSWORD).status_code == 401
+    set_disabled(redis, name, False)
+    assert login_post(client, name, STAFF_PASSWORD).status_code == 302
+    set_password(redis, name, "a brand new password")
+    assert client.get("/").headers["Location"].startswith("/login")
+
+
+def test_idle_session_ends(open_hours, redis_client):
+    app = create_app(replace(open_hours, session_idle_minutes=0))
+    client = app.test_client()
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    assert login_post(client, "sam", STAFF_PASSWORD).status_code == 302
+    response = client.get("/", follow_redirects=True)
+    assert "signed out after a period of inactivity" in response.get_data(as_text=True)
+
+
+def test_session_cookie_is_httponly_and_samesite(client, app):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    cookie = login_post(client, "sam", STAFF_PASSWORD).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_sign_in_never_redirects_off_site(client, app):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={
+            "username": "sam",
+            "password": STAFF_PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/",
+        },
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_sign_out(client, signed_in):
+    signed_in(client, "intake")
+    token = csrf_from(client.get("/", follow_redirects=True).get_data(as_text=True))
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/").status_code == 302
+
+
+def test_cli_creates_accounts_and_resets_passwords(redis_server, redis_client):
+    runner = CliRunner()
+    env = {"REDIS_URL": redis_server.url, "IVR_ENV": "test"}
+    result = runner.invoke(
+        cli,
+        ["users", "create", "Lee", "--role", "intake", "--password-stdin"],
+        input="a long password\n",
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert redis_client.hget("ivr:user:lee", "role") == "intake"
+    again = runner.invoke(
+        cli,
+        ["users", "create", "lee", "--role", "admin", "--password-stdin"],
+        input="a long password\n",
+        env=env,
+    )
+    assert again.exit_code == 1 and "already an account" in again.output
+    short = runner.invoke(
+        cli, ["users", "reset-password", "lee", "--password-stdin"], input="short\n", env=env
+    )
+    assert short.exit_code == 1 and "at least 10" in short.output
+    before = redis_client.hget("ivr:user:lee", "password_hash")
+    prompted = runner.invoke(
+        cli,
+        ["users", "reset-password", "lee"],
+        input="another password\nanother password\n",
+        env=env,
+    )
+    assert prompted.exit_code == 0, prompted.output
+    assert redis_client.hget("ivr:user:lee", "password_hash") != before
