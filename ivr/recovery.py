@@ -31,7 +31,7 @@ from .keys import key
 from .store import REFERENCE_DIGITS, Store
 
 log = logging.getLogger(__name__)
-POOL_SIZE = 5
+POOL_SIZE = 10  # per process; wasted on restart, so small (there are 900,000)
 FOR_CALL_TTL = 86400 * 30  # as in store.ALLOCATE_REFERENCE
 
 
