@@ -17,6 +17,7 @@ from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
+import redis
 from flask import (
     Blueprint,
     Flask,
@@ -35,6 +36,7 @@ from flask import (
 from . import throttle, users
 
 bp = Blueprint("auth", __name__)
+BACKGROUND_HEADER = "X-IVR-Background"  # sent by page scripts that poll on their own
 
 # Which signed-in roles may open a page restricted to a given role.
 ADMITS = {
@@ -121,7 +123,7 @@ def login():
     wait = throttle.seconds_to_wait(client, username, address)
     if wait:
         return _login_refused(username, wait)
-    user = users.verify_password(client, username, password) if username else None
+    user = users.verify_password(client, username, password)
     if user is None:
         wait = throttle.record_failure(client, settings, username, address)
         if wait:
@@ -161,7 +163,9 @@ def _expire_idle_session():
     if now - seen > idle:
         session.clear()
         flash("You were signed out after a period of inactivity.", "info")
-    elif now - seen > 30:  # avoid re-sending the cookie on every poll
+    elif now - seen > 30 and not request.headers.get(BACKGROUND_HEADER):
+        # Only a person's requests count as activity: a queue page left open polls for ever,
+        # and must not keep an unattended session alive. (Checked every 30 s to spare cookies.)
         session["seen"] = now
 
 
@@ -171,7 +175,10 @@ def register_nav(app: Flask, endpoint: str, label: str, role: str) -> None:
 
 
 def _nav_context():
-    user = current_user()
+    try:
+        user = current_user()
+    except redis.RedisError:  # the error page for a Redis outage must still render
+        user = None
     items = []
     if user:
         for endpoint, label, role in current_app.extensions.get("ivr.nav", []):

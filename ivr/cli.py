@@ -123,6 +123,33 @@ def users_reset_password(username: str, password_stdin: bool) -> None:
     click.echo(f"Password for {username!r} changed.")
 
 
+@users.command("list")
+def users_list() -> None:
+    """List accounts: username, role, and whether disabled."""
+    from .users import list_users
+
+    for user in list_users(_redis()):
+        state = "disabled" if user["disabled"] else "active"
+        click.echo(f"{user['username']}\t{user['role']}\t{state}")
+
+
+@main.group()
+def callbacks() -> None:
+    """The intake team's callback queue."""
+
+
+@callbacks.command("sweep")
+def callbacks_sweep() -> None:
+    """Return lapsed claims and due attempts to the queue (the pages also do this as they read;
+    run it from cron so figures stay current when nobody has the queue open)."""
+    import time
+
+    from .queue import Transitions
+
+    moved = Transitions(_redis()).sweep(time.time())
+    click.echo(f"{moved} callback request(s) returned to the queue.")
+
+
 @main.group()
 def flows() -> None:
     """The phone flows in call_flows/."""

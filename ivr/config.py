@@ -73,9 +73,19 @@ class Settings:
 
     # Staff sign-in (ivr/auth.py).
     session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
-    login_max_failures: int = 5  # failed sign-ins (per username or per address) before a pause
+    login_max_failures: int = 5  # failed sign-ins for one username before a pause
+    # ... and from one address. Higher, because a whole team behind one NHS proxy shares it.
+    login_max_failures_per_address: int = 20
     login_lock_seconds: int = 30  # the first pause; it doubles with every further failure
     login_lock_max_seconds: int = 900  # ... up to this
+
+    # The intake team's callback work (ivr/queue.py, ivr/outcomes.py, ivr/call_connect.py).
+    callback_target_working_days: int = 2  # a request not closed by then shows as overdue
+    claim_lease_minutes: int = 20  # a claim nobody finishes returns to the queue after this
+    max_callback_attempts: int = 3  # unanswered attempts before a request closes "unreachable"
+    queue_poll_seconds: int = 15  # how often the open queue page checks for new requests
+    # Twilio's REST API, for "call me and connect" (tests point it at a local fake).
+    twilio_api_base: str = "https://api.twilio.com"
 
     # Settings read from the environment as IVR_<NAME>, except the three well-known ones.
     extra: dict = field(default_factory=dict)

@@ -20,7 +20,8 @@ TEMPLATES: dict[str, str] = {
     "callback_for_call": "callback:by_call:{sid}",  # string: callback id made by this call
     "callbacks_by_created": "callbacks:by_created",  # zset: callback id scored by creation time
     "callbacks_by_status": "callbacks:status:{status}",  # zset: callback id scored by creation
-    "callback_queue": "callbacks:queue",  # zset: waiting callbacks, urgent first then oldest
+    # zset: open callbacks (queued, claimed or scheduled), urgent first then oldest; left on close.
+    "callback_queue": "callbacks:queue",
     "callback_refs": "callbacks:refs",  # set: every reference ever given out (never reused)
     # Privacy and security (issue 5).
     # hash: "callback:{id}" and "call:{sid}" -> "1" for records held about one phone number,
@@ -31,6 +32,13 @@ TEMPLATES: dict[str, str] = {
     "callbacks_per_day": "limit:callbacks:{hash}:{day}",  # zset: CallSids that asked, by time
     # API tokens (hashes only, never the token itself).
     "api_tokens": "api_tokens",  # hash: sha256(token) -> JSON {name, created_at}
+    # The intake team's work on callbacks (ivr/queue.py, ivr/audit.py, ivr/call_connect.py).
+    "callback_leases": "callbacks:leases",  # zset: claimed callback id scored by lease expiry
+    "callback_scheduled": "callbacks:scheduled",  # zset: callback id scored by next attempt due
+    "callback_attempts": "callback:{id}:attempts",  # list of JSON attempts (purged with callback)
+    "callback_audit": "callback:{id}:audit",  # stream: who viewed or changed it, when, what
+    "audit": "audit",  # stream: every callback's audit entries together (capped)
+    "bridge": "bridge:{token}",  # string: callback id for one "call me and connect" (expires)
     # Staff accounts and sign-in (ivr/users.py, ivr/throttle.py). Passwords only as scrypt hashes.
     "user": "user:{username}",  # hash: username, role, password_hash, created_at, disabled, ...
     "users": "users",  # set: every username

@@ -206,7 +206,10 @@ class Store:
         pipe.hsetnx(cb_key, "created_at", created)
         pipe.hsetnx(cb_key, "status", callback["status"])
         pipe.zadd(key("callbacks_by_created"), {ref: created}, nx=True)
-        pipe.zadd(key("callbacks_by_status", status=callback["status"]), {ref: created}, nx=True)
+        if not callback.get("is_update"):  # an update must not re-list a claimed one as queued
+            pipe.zadd(
+                key("callbacks_by_status", status=callback["status"]), {ref: created}, nx=True
+            )
         # Urgent requests sort before every ordinary one; within each, oldest first.
         score = queue_score(created, bool(callback.get("urgent")))
         if callback.get("is_update"):

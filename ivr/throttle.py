@@ -1,6 +1,7 @@
 """Slowing down password guessing: failed sign-ins are counted per username and per address.
 
-After `login_max_failures` failures in a row, further attempts are refused for a pause that starts
+After `login_max_failures` failures for a username (`login_max_failures_per_address` from one
+address: a team behind one proxy shares it), attempts are refused for a pause that starts
 at `login_lock_seconds` and doubles with every further failure, up to `login_lock_max_seconds`.
 Counters expire by themselves, so nobody has to unlock an account by hand.
 """
@@ -50,17 +51,18 @@ def seconds_to_wait(client: redis.Redis, username: str, address: str) -> int:
 
 def record_failure(client: redis.Redis, settings: Settings, username: str, address: str) -> int:
     """Count a failed sign-in; returns the pause now in force (seconds, 0 if none)."""
+    limits = (settings.login_max_failures, settings.login_max_failures_per_address)
     pauses = [
         client.eval(
             RECORD_FAILURE,
             2,
             counter,
             lock,
-            settings.login_max_failures,
+            limit,
             settings.login_lock_seconds,
             settings.login_lock_max_seconds,
         )
-        for counter, lock in _keys(username, address)
+        for (counter, lock), limit in zip(_keys(username, address), limits, strict=True)
     ]
     return max(int(p) for p in pauses)
 

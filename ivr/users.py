@@ -6,7 +6,9 @@ There is no default account: the first admin is made with `ivr users create NAME
 from __future__ import annotations
 
 import re
+import secrets
 import time
+from functools import lru_cache
 
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -113,6 +115,11 @@ def set_role(client: redis.Redis, username: str, role: str) -> None:
     _update(client, username, role=role)
 
 
+def set_phone(client: redis.Redis, username: str, phone: str) -> None:
+    """The worker's own phone, remembered for "call me and connect"."""
+    _update(client, username, phone=phone)
+
+
 def get_user(client: redis.Redis, username: str) -> dict | None:
     """The account (without its password hash), or None."""
     raw = client.hgetall(key("user", username=normalise_username(username)))
@@ -124,6 +131,7 @@ def get_user(client: redis.Redis, username: str) -> dict | None:
         "created_at": float(raw.get("created_at") or 0),
         "password_changed_at": raw.get("password_changed_at", ""),
         "disabled": raw.get("disabled") == "1",
+        "phone": raw.get("phone", ""),
     }
 
 
@@ -133,10 +141,18 @@ def verify_password(client: redis.Redis, username: str, password: str) -> dict |
     if not _USERNAME.match(name) or len(password or "") > 1000:
         return None
     stored = client.hget(key("user", username=name), "password_hash")
-    if not stored or not check_password_hash(stored, password):
+    if not stored:
+        check_password_hash(_dummy_hash(), password)  # same work, so timing can't list users
+        return None
+    if not check_password_hash(stored, password):
         return None
     user = get_user(client, name)
     return user if user and not user["disabled"] else None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def list_users(client: redis.Redis) -> list[dict]:

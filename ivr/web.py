@@ -1,4 +1,4 @@
-"""The staff site's wiring: sign-in, CSRF, admin pages and friendly error pages.
+"""The staff site's wiring: sign-in, CSRF, intake and admin pages, and friendly error pages.
 
 Error pages are HTML for people, JSON under /api and plain text under /voice (Twilio reads only
 the status there), so bad input never shows a traceback.
@@ -6,10 +6,15 @@ the status there), so bad input never shows a traceback.
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, auth, csrf
+from . import admin, auth, call_connect, csrf, intake_api, intake_pages
+
+log = logging.getLogger(__name__)
 
 
 def _error_page(exc: HTTPException):
@@ -20,9 +25,23 @@ def _error_page(exc: HTTPException):
     return render_template("error.html", title=exc.name, message=exc.description), exc.code
 
 
+def _store_unreachable(exc: redis.RedisError):
+    """Redis down: say so plainly (webhooks have their own fallback in ivr/voice.py)."""
+    log.error("staff request failed: Redis unavailable", extra={"path": request.path})
+    message = "The queue's database cannot be reached just now. Please try again in a minute."
+    if request.path.startswith("/api/"):
+        return jsonify(error="Service Unavailable", message=message), 503
+    return render_template("error.html", title="Temporarily unavailable", message=message), 503
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(intake_pages.bp)
+    app.register_blueprint(intake_api.bp)
+    app.register_blueprint(call_connect.bp)
+    auth.register_nav(app, "intake.queue", "Callback queue", "intake")
     auth.register_nav(app, "admin.users", "Staff accounts", "admin")
     app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(redis.RedisError, _store_unreachable)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -124,8 +125,9 @@ def test_repeated_failures_pause_sign_in_even_with_the_right_password(client, ap
 
 
 def test_guessing_across_usernames_from_one_address_is_paused(client, app):
-    codes = [login_post(client, f"user{n}", "guess").status_code for n in range(6)]
-    assert codes[-1] == 429
+    codes = [login_post(client, f"user{n}", "guess").status_code for n in range(20)]
+    assert codes[:19] == [401] * 19 and codes[-1] == 429
+    assert "Please wait" in login_post(client, "someone-else", "guess").get_data(as_text=True)
 
 
 def test_disabled_account_or_new_password_ends_the_session(client, signed_in, app):
@@ -209,3 +211,55 @@ def test_cli_creates_accounts_and_resets_passwords(redis_server, redis_client):
     )
     assert prompted.exit_code == 0, prompted.output
     assert redis_client.hget("ivr:user:lee", "password_hash") != before
+
+
+def test_background_polling_does_not_keep_an_idle_session_alive(client, signed_in):
+    signed_in(client, "intake")
+    with client.session_transaction() as session:
+        session["seen"] = time.time() - 29 * 60  # a minute before the 30-minute idle limit
+        left_at = session["seen"]
+    polled = client.get("/intake/queue/rows", headers={"X-IVR-Background": "1"})
+    assert polled.status_code == 200
+    with client.session_transaction() as session:
+        assert session["seen"] == left_at
+    assert client.get("/intake/").status_code == 200  # a person's request counts
+    with client.session_transaction() as session:
+        assert session["seen"] > left_at
+
+
+def test_redis_outage_gives_a_clear_503_not_a_traceback(open_hours, redis_client):
+    app = create_app(replace(open_hours, redis_url="unix:///nonexistent/redis.sock"))
+    client = app.test_client()
+    response = login_post(client, "sam", STAFF_PASSWORD)
+    assert response.status_code == 503
+    assert "cannot be reached just now" in response.get_data(as_text=True)
+    api = client.get("/api/v1/callbacks", headers={"Authorization": "Bearer ivr_x"})
+    assert api.status_code == 503 and api.is_json
+
+
+def test_admin_changes_roles_disables_and_resets_in_the_app(app, signed_in, redis_client):
+    admin, nia = app.test_client(), app.test_client()
+    signed_in(admin, "admin", username="ada")
+    signed_in(nia, "intake", username="nia")
+    token = csrf_from(admin.get("/admin/users").get_data(as_text=True))
+
+    def change(**form):
+        return admin.post(
+            "/admin/users/nia", data={**form, "csrf_token": token}, follow_redirects=True
+        )
+
+    change(action="role", role="manager")
+    assert redis_client.hget("ivr:user:nia", "role") == "manager"
+    assert "The role must be one of" in change(action="role", role="bogus").get_data(as_text=True)
+    assert redis_client.hget("ivr:user:nia", "role") == "manager"
+    change(action="disable")
+    assert nia.get("/").headers["Location"].startswith("/login")
+    own = admin.post(
+        "/admin/users/ada",
+        data={"action": "disable", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "cannot disable your own account" in own.get_data(as_text=True)
+    change(action="enable")
+    change(action="password", password="a brand new password")
+    assert login_post(nia, "nia", "a brand new password").status_code == 302

@@ -1,0 +1,94 @@
+"""End to end in headless Chromium: a worker signs in, sees a request a simulated call has just
+queued appear without reloading, claims it by keyboard, records "no answer", sees it
+rescheduled, records "reached" and sees it leave the queue. Saves the README's screenshots."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import SCREENED_URGENT_KEYS, STAFF_PASSWORD
+from playwright.sync_api import expect
+
+from ivr import create_app
+from ivr.users import create_user
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+# Hears what IPT is and the four difficulties, back to the menu (0), then the screening.
+LISTENED_THEN_SCREENED = ["1", "1", "0", *SCREENED_URGENT_KEYS]
+
+
+@pytest.fixture
+def app(open_hours, redis_client):
+    """The usual app, but the queue page checks for new requests every second."""
+    return create_app(replace(open_hours, queue_poll_seconds=1))
+
+
+def fits_without_sideways_scrolling(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_worker_works_a_callback_to_a_close_in_the_browser(
+    page, live_server, app, request_callback
+):
+    create_user(app.extensions["ivr.store"].redis, "nia", "intake", STAFF_PASSWORD)
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(f"{live_server}/intake/")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Username").fill("nia")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Callback queue")).to_be_visible()
+    expect(page.locator("#queue tbody")).to_contain_text("No callback requests here.")
+
+    # Callers ask for callbacks while the page is open; it updates without a reload.
+    earlier = request_callback(from_number="+447700900456")
+    ref = request_callback(from_number="+447700900123", keys=LISTENED_THEN_SCREENED)
+    rows = page.locator("#queue tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text(ref)  # urgent first
+    expect(rows.first).to_contain_text("Urgent")
+    expect(page.locator("#queue-news")).to_contain_text("new requests arrived")
+    expect(page.locator("#queue")).not_to_contain_text("900123")  # masked in the queue
+    page.screenshot(path=str(DOCS / "intake-queue.png"), full_page=True)
+
+    page.get_by_role("link", name=ref, exact=True).click()
+    expect(page.get_by_role("heading", name=f"Callback request {ref}")).to_be_visible()
+    expect(page.locator("#phone")).to_have_text("07700 900123")
+    expect(page.locator("#phq2")).to_contain_text("suggests likely depression")
+    expect(page.locator("#heard li")).to_have_text(["What IPT is", "The four kinds of difficulty"])
+
+    # Claim by keyboard alone.
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Claim this request":
+            break
+    page.keyboard.press("Enter")
+    expect(page.locator("#status-line")).to_contain_text("You are working on this request")
+    expect(page.get_by_role("link", name="Call 07700 900123")).to_have_attribute(
+        "href", "tel:+447700900123"
+    )
+    page.get_by_label("No answer").check()
+    page.get_by_label("Note (optional)").fill("Rang at 10:05, no answer, no voicemail left.")
+    page.screenshot(path=str(DOCS / "intake-request.png"), full_page=True)
+    page.get_by_role("button", name="Record this attempt").click()
+    expect(page.get_by_role("status").first).to_contain_text("Attempt recorded. Next attempt:")
+    expect(page.locator("#status-line")).to_contain_text("Next attempt from")
+    expect(page.locator("#attempts")).to_contain_text("Rang at 10:05")
+
+    page.get_by_role("button", name="Claim this request").click()
+    page.get_by_label("Reached: assessment booked").check()
+    page.get_by_role("button", name="Record this attempt").click()
+    expect(page).to_have_url(f"{live_server}/intake/")
+    expect(page.get_by_role("status").first).to_contain_text(f"Request {ref} closed")
+    expect(page.locator("#queue tbody tr")).to_have_count(1)
+    expect(page.locator("#queue tbody")).to_contain_text(earlier)
+    expect(page.locator("#queue tbody")).not_to_contain_text(ref)
+
+    # At 200% zoom (half the width) nothing needs sideways scrolling.
+    page.set_viewport_size({"width": 600, "height": 900})
+    assert fits_without_sideways_scrolling(page)
+    page.goto(f"{live_server}/intake/callbacks/{ref}")
+    assert fits_without_sideways_scrolling(page)
