@@ -57,7 +57,7 @@ def api_token() -> None:
     "--scope",
     "scopes",
     multiple=True,
-    help="callbacks:read or calls:read (repeatable; default: both).",
+    help="callbacks:read, callbacks:write or calls:read (repeatable; default: all).",
 )
 def api_token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token called NAME; it is printed once, on the last line."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
@@ -41,13 +40,8 @@ def init_app(app: Flask, settings: Settings) -> None:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
-    # HTTP errors themselves are answered by the site's error pages (ivr/web.py: JSON under
-    # /api, plain under /voice, HTML for staff); these two turn the rest into such errors.
-    @app.errorhandler(redis.RedisError)
-    def store_unavailable(exc: redis.RedisError):
-        log.error("redis unavailable", extra={"path": request.path, "error": type(exc).__name__})
-        return _as_http_error(ServiceUnavailable("The store is unavailable; try again shortly."))
-
+    # HTTP errors and Redis being down are answered by the site's error pages (ivr/web.py: JSON
+    # under /api, plain under /voice, HTML for staff); this turns anything else into a 500 there.
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         if isinstance(exc, HTTPException):

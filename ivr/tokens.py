@@ -15,7 +15,7 @@ import redis
 from .keys import key
 
 TOKEN_PREFIX = "ivr_"  # noqa: S105 (a prefix, not a secret)
-SCOPES = ("callbacks:read", "calls:read")
+SCOPES = ("callbacks:read", "callbacks:write", "calls:read")
 
 
 def _digest(token: str) -> str:

@@ -176,7 +176,7 @@ def test_api_with_redis_down_is_a_clear_503(client, redis_client, redis_server):
         response = client.get("/api/v1/callbacks", headers=auth)
     finally:
         redis_server.start()
-    assert response.status_code == 503 and "unavailable" in response.get_json()["message"]
+    assert response.status_code == 503 and "try again" in response.get_json()["message"]
 
 
 # --- robot diallers -----------------------------------------------------------------------------
@@ -247,3 +247,52 @@ def test_cli_creates_scoped_tokens_and_revokes_them(
     assert client.get("/api/v1/callbacks", headers=auth).status_code == 401
     again = runner.invoke(main, ["api-token", "revoke", "intake"])
     assert again.exit_code != 0 and "no token called" in again.output
+
+
+def test_a_read_only_token_cannot_claim_or_record_outcomes(client, redis_client, phone, store):
+    call = phone()
+    for key in "3113":
+        call.press(key)
+    ref = store.list_callbacks(None, None, 1)[0][0]["reference"]
+    reader = {"Authorization": f"Bearer {create_token(redis_client, 'r', ('callbacks:read',))}"}
+    assert client.get(f"/api/v1/callbacks/{ref}", headers=reader).status_code == 200
+    refused = client.post(f"/api/v1/callbacks/{ref}/claim", headers=reader)
+    assert refused.status_code == 403 and "callbacks:write" in refused.get_json()["message"]
+    assert store.callback(ref)["status"] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ('{"outcome": 5, "note": []}', "application/json"),
+        ('"just a string"', "application/json"),
+    ],
+)
+def test_bad_json_bodies_get_a_clear_400(client, redis_client, phone, store, body, content_type):
+    call = phone()
+    for key in "3113":
+        call.press(key)
+    ref = store.list_callbacks(None, None, 1)[0][0]["reference"]
+    auth = {"Authorization": f"Bearer {create_token(redis_client, 'intake')}"}
+    assert client.post(f"/api/v1/callbacks/{ref}/claim", headers=auth).status_code == 200
+    response = client.post(
+        f"/api/v1/callbacks/{ref}/outcome", data=body, content_type=content_type, headers=auth
+    )
+    assert response.status_code == 400
+    assert response.get_json()["message"]
+
+
+def test_an_unexpected_error_is_a_500_without_internals(open_hours, redis_client):
+    app = create_app(open_hours)
+
+    @app.get("/api/v1/explode")
+    def explode():
+        raise ValueError("secret internals")
+
+    response = app.test_client().get("/api/v1/explode")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "secret internals" not in body and "Traceback" not in body
+    assert response.get_json()["error"] == "Internal Server Error"
