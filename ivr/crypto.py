@@ -18,9 +18,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from .config import Settings
 
-PREFIX = (
-    "enc1:"  # marks an encrypted field value, so plaintext written before encryption still reads
-)
+# Marks an encrypted field value, so plaintext written before encryption still reads.
+PREFIX = "enc1:"
+_PROCESS_KEYS: DataKeys | None = None  # see install_data_keys
 
 
 class DataKeys:
@@ -79,3 +79,20 @@ class DataKeys:
         return [
             hmac.new(k, e164.encode("utf-8"), hashlib.sha256).hexdigest() for k in self._index_keys
         ]
+
+
+def install_data_keys(keys: DataKeys) -> None:
+    """The keys this process encrypts fields with (one set per process, from the environment).
+    Kept here because decode_callback is a plain function that many readers call."""
+    global _PROCESS_KEYS
+    _PROCESS_KEYS = keys
+
+
+def seal_field(text: str) -> str:
+    """A Redis field value encrypted with this process's keys (empty stays empty)."""
+    return _PROCESS_KEYS.encrypt(text) if _PROCESS_KEYS is not None and text else text
+
+
+def open_field(text: str) -> str:
+    """The plaintext of a Redis field value (plaintext written before encryption passes)."""
+    return _PROCESS_KEYS.decrypt(text) if _PROCESS_KEYS is not None else text

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import redis
 
-from .crypto import DataKeys
+from .crypto import DataKeys, install_data_keys
 from .keys import key
-from .store import ENCRYPTED_FIELDS, decode_callback, install_data_keys
+from .store import ENCRYPTED_FIELDS, decode_callback
 
 KNOWN_STATUSES = ("queued", "claimed", "scheduled", "closed")
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import redis
 
-from .crypto import DataKeys
+from .crypto import DataKeys, install_data_keys
+from .crypto import open_field as _open
+from .crypto import seal_field as _seal
 from .keys import key
 
 # KEYS[1] callback id already made by this call (string), KEYS[2] set of references ever used.
@@ -276,23 +278,6 @@ CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours"
 CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
 CALLBACK_JSON = {"answers", "heard"}
 ENCRYPTED_FIELDS = {"phone", "answers"}  # personal data: encrypted at rest
-_DATA_KEYS: DataKeys | None = None
-
-
-def install_data_keys(keys: DataKeys) -> None:
-    """Personal data at rest is encrypted with the data keys (ivr/crypto.py). decode_callback is
-    a plain function many readers call, so the process's keys (one set per process, from the
-    environment) are kept here for it."""
-    global _DATA_KEYS
-    _DATA_KEYS = keys
-
-
-def _seal(text: str) -> str:
-    return _DATA_KEYS.encrypt(text) if _DATA_KEYS is not None and text else text
-
-
-def _open(text: str) -> str:
-    return _DATA_KEYS.decrypt(text) if _DATA_KEYS is not None else text
 
 
 def decode_callback(raw: dict) -> dict:
