@@ -133,6 +133,13 @@ class Deliverer:
         self._pid = 0
         self._start_lock = threading.Lock()
         self._stopped = threading.Event()
+        # Files with a line the data keys cannot open (a key was dropped too soon): kept on disk
+        # for an operator (`ivr journal status`), reported once, not retried every second.
+        self._stuck: set[str] = set()
+
+    def waiting(self) -> list:
+        """Journal files this process could still deliver."""
+        return [p for p in self.journal.files() if p.name not in self._stuck]
 
     def stop(self) -> None:
         """Stop delivering in this process (tests; what is waiting stays on disk)."""
@@ -156,12 +163,12 @@ class Deliverer:
                 self.run_once()
             except Exception:  # keep trying: a request on disk must not be given up on
                 log.exception("journal delivery failed; will retry")
-            if not self.journal.files() and not self.journal.has_live_file():
+            if not self.waiting() and not self.journal.has_live_file():
                 return  # nothing waiting; the next journal write starts the thread again
 
     def run_once(self) -> int:
         """Deliver every file nobody else holds. Returns how many records were delivered."""
-        if not self.journal.files():
+        if not self.waiting():
             return 0
         try:
             self.store.redis.ping()
@@ -169,20 +176,31 @@ class Deliverer:
             return 0
         self.journal.seal_live_file()  # Redis is back: hand our own file over for delivery
         delivered = 0
-        for path in self.journal.files():
+        for path in self.waiting():
             with self.journal.claimed(path) as mine:
-                if not mine:
-                    continue
-                for entry in self.journal.entries(path):
-                    record = self.journal.open_record(entry)
-                    if record is None:
-                        log.error("a journal line cannot be opened with the data keys; kept")
-                        return delivered
-                    kind = entry.get("kind")
-                    if kind == "callback" and deliver_record(self.store, record) == "delivered":
-                        delivered += 1
-                path.unlink()
-                log.info("journal file delivered", extra={"file": path.name})
+                if mine:
+                    delivered += self._deliver_file(path)
+        return delivered
+
+    def _deliver_file(self, path) -> int:
+        entries = self.journal.entries(path)
+        records = [self.journal.open_record(entry) for entry in entries]
+        if any(record is None for record in records):
+            self._stuck.add(path.name)
+            log.error(
+                "a journal file cannot be opened with the data keys; kept on disk",
+                extra={"file": path.name},
+            )
+            return 0
+        delivered = 0
+        for entry, record in zip(entries, records, strict=True):
+            if (
+                entry.get("kind") == "callback"
+                and deliver_record(self.store, record) == "delivered"
+            ):
+                delivered += 1
+        path.unlink()
+        log.info("journal file delivered", extra={"file": path.name})
         return delivered
 
 
@@ -194,5 +212,5 @@ def after_healthy_step(extensions: dict) -> None:
             pool.top_up(extensions["ivr.store"])
     except redis.RedisError:
         return
-    if extensions["ivr.journal"].files():
+    if extensions["ivr.deliverer"].waiting():
         extensions["ivr.deliverer"].ensure_running()

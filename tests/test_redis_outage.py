@@ -344,3 +344,31 @@ def cli_env(settings, monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("IVR_ENV", "test")
     monkeypatch.setenv("IVR_JOURNAL_DIR", settings.journal_dir)
+
+
+def test_a_journal_the_keys_cannot_open_is_kept_not_lost(
+    make_app, open_hours, redis_client, outage, cli_env
+):
+    from click.testing import CliRunner
+    from cryptography.fernet import Fernet
+
+    from ivr.cli import main
+
+    old_key = Fernet.generate_key().decode()
+    writer = make_app(replace(open_hours, data_keys=old_key, journal_delivery_interval=3600.0))
+    call = dial(writer)
+    outage.stop()
+    for key in "3113":
+        call.press(key)
+    writer.extensions["ivr.journal"].seal_live_file()
+    outage.start()
+    wait_for(redis_client.ping)
+    # The old key was dropped before the journal was delivered: nothing is delivered or deleted.
+    reader = make_app(replace(open_hours, journal_delivery_interval=3600.0))
+    assert reader.extensions["ivr.deliverer"].run_once() == 0
+    assert len(reader.extensions["ivr.journal"].files()) == 1
+    assert "cannot open" in CliRunner().invoke(main, ["journal", "status"]).output
+    # With the old key back (after the new one), it is delivered.
+    both = make_app(replace(open_hours, data_keys=f"{Fernet.generate_key().decode()},{old_key}"))
+    assert both.extensions["ivr.deliverer"].run_once() == 1
+    assert len(queued(redis_client)) == 1
