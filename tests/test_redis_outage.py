@@ -369,6 +369,7 @@ def test_a_journal_the_keys_cannot_open_is_kept_not_lost(
     assert len(reader.extensions["ivr.journal"].files()) == 1
     assert "cannot open" in CliRunner().invoke(main, ["journal", "status"]).output
     # With the old key back (after the new one), it is delivered.
-    both = make_app(replace(open_hours, data_keys=f"{Fernet.generate_key().decode()},{old_key}"))
+    keys = f"{Fernet.generate_key().decode()},{old_key}"
+    both = make_app(replace(open_hours, data_keys=keys, journal_delivery_interval=3600.0))
     assert both.extensions["ivr.deliverer"].run_once() == 1
     assert len(queued(redis_client)) == 1
