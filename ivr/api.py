@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from . import call_logs
 from .calls import OUTCOMES
 from .store import Store
-from .tokens import check_token
+from .tokens import SCOPES, check_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 STATUSES = {"queued", "claimed", "scheduled", "closed"}
@@ -26,6 +26,23 @@ def _json_error(exc: HTTPException):
     return jsonify(error=exc.name, message=exc.description), exc.code
 
 
+QUERY_PARAMS = {
+    "limit",
+    "cursor",
+    "status",
+    "start",
+    "end",
+    "outcome",
+}  # every one any endpoint takes
+
+
+@bp.before_request
+def _known_params_only():
+    unknown = sorted(set(request.args) - QUERY_PARAMS)
+    if unknown:
+        abort(400, f"unknown query parameter(s): {', '.join(unknown)[:200]}.")
+
+
 def token_required(view):
     @wraps(view)
     def checked(*args, **kwargs):
@@ -34,9 +51,25 @@ def token_required(view):
         if record is None:
             abort(401, "Send a valid API token: Authorization: Bearer <token>.")
         g.api_client = record["name"]
+        g.api_scopes = set(record.get("scopes") or SCOPES)  # older tokens: every scope
         return view(*args, **kwargs)
 
     return checked
+
+
+def scope_required(scope: str):
+    """Goes under @token_required: the token must have been created with this scope."""
+
+    def wrap(view):
+        @wraps(view)
+        def checked(*args, **kwargs):
+            if scope not in g.api_scopes:
+                abort(403, f"This token does not have the {scope} scope.")
+            return view(*args, **kwargs)
+
+        return checked
+
+    return wrap
 
 
 def _page_args() -> tuple[int, str | None]:
@@ -58,6 +91,7 @@ def _page_args() -> tuple[int, str | None]:
 
 @bp.get("/callbacks")
 @token_required
+@scope_required("callbacks:read")
 def list_callbacks():
     limit, cursor = _page_args()
     status = request.args.get("status") or None
@@ -74,6 +108,7 @@ def _public_callback(cb: dict) -> dict:
 
 @bp.get("/calls")
 @token_required
+@scope_required("calls:read")
 def list_calls():
     """Call logs newest first: ?start=&end= (local dates, inclusive), ?outcome=, ?cursor=, ?limit=.
 

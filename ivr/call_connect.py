@@ -80,7 +80,8 @@ def bridge():
     say = {"voice": settings.voice, "language": settings.language}
     try:
         ref = store.redis.get(key("bridge", token=token)) if token else None
-        phone = store.redis.hget(key("callback", id=ref), "phone") if ref else None
+        # The number is encrypted at rest; store.callback decrypts it (ivr/crypto.py).
+        phone = (store.callback(ref) or {}).get("phone") if ref else None
     except redis.RedisError:
         ref, phone = None, None
     if not phone:

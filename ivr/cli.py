@@ -53,11 +53,20 @@ def api_token() -> None:
 
 @api_token.command("create")
 @click.argument("name")
-def api_token_create(name: str) -> None:
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="callbacks:read, callbacks:write or calls:read (repeatable; default: all).",
+)
+def api_token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token called NAME; it is printed once, on the last line."""
-    from .tokens import create_token
+    from .tokens import SCOPES, create_token
 
-    token = create_token(_redis(), name)
+    try:
+        token = create_token(_redis(), name, scopes or SCOPES)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"Created API token {name!r}. Keep it secret; it is not shown again.")
     click.echo(token)
 
@@ -216,6 +225,19 @@ def call(url: str | None, from_number: str, keys: str | None) -> None:
     except (TwimlError, OSError) as exc:
         raise click.ClickException(f"the call failed: {exc}") from exc
     click.echo(f"Call ended ({sim.call_sid}, about {int(sim.seconds)} seconds).")
+
+
+# Issue 5's commands live in their own module (journal, keys, subject-export, subject-erase).
+from .cli_privacy import (  # noqa: E402
+    calls_sweep,
+    journal,
+    keys_group,
+    subject_erase,
+    subject_export,
+)
+
+for _command in (journal, keys_group, subject_export, subject_erase, calls_sweep):
+    main.add_command(_command)
 
 
 def _add_report_commands() -> None:

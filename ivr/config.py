@@ -59,6 +59,22 @@ class Settings:
     # its outcome taken from where it was.
     unclosed_call_timeout: int = 2 * 3600
 
+    # Faults, privacy and security (issue 5; see docs/operations.md and docs/security.md).
+    # Callback requests confirmed while Redis is down are appended (fsync'd) here, one file per
+    # process, and delivered into Redis by a background thread once it is back.
+    journal_dir: str = str(ROOT / "journal")
+    journal_delivery_interval: float = 1.0  # seconds between delivery attempts while waiting
+    # Fernet keys for personal data at rest (comma-separated; the first encrypts, all decrypt, so
+    # a new key goes first and old ones stay until `ivr keys rotate` has run). Required in
+    # production; in development and test a key is derived from SECRET_KEY.
+    data_keys: str = ""
+    # Trust X-Forwarded-Proto/Host from one proxy in front (only when no public_base_url is set).
+    trust_proxy: int = 0
+    # A robot dialler must not flood the queue: calls per minute and callback requests per day
+    # from one caller ID (withheld numbers are not counted together).
+    calls_per_minute: int = 5
+    callbacks_per_day: int = 3
+
     # Staff sign-in (ivr/auth.py).
     session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
     login_max_failures: int = 5  # failed sign-ins for one username before a pause
@@ -128,6 +144,8 @@ def check_settings(settings: Settings) -> None:
         problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
     if not settings.twilio_auth_token:
         problems.append("TWILIO_AUTH_TOKEN must be set (every /voice/* request is checked with it)")
+    if not settings.data_keys:
+        problems.append("IVR_DATA_KEYS must be set (Fernet keys for personal data at rest)")
     if not settings.public_base_url.startswith("https://"):
         problems.append("IVR_PUBLIC_BASE_URL must be the https:// address Twilio calls")
     if problems:

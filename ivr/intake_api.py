@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .api import token_required
+from .api import scope_required, token_required
 from .intake import IntakeError, intake
 
 bp = Blueprint("intake_api", __name__, url_prefix="/api/v1")
@@ -41,24 +41,28 @@ def _public(cb: dict) -> dict:
 
 @bp.get("/callbacks/<ref>")
 @token_required
+@scope_required("callbacks:read")
 def get_callback(ref: str):
     return jsonify(callback=_public(intake().get(ref, _actor())))
 
 
 @bp.post("/callbacks/<ref>/claim")
 @token_required
+@scope_required("callbacks:write")
 def claim(ref: str):
     return jsonify(callback=_public(intake().claim(ref, _actor())))
 
 
 @bp.post("/callbacks/<ref>/release")
 @token_required
+@scope_required("callbacks:write")
 def release(ref: str):
     return jsonify(callback=_public(intake().release(ref, _actor())))
 
 
 @bp.post("/callbacks/<ref>/outcome")
 @token_required
+@scope_required("callbacks:write")
 def outcome(ref: str):
     body = request.get_json(silent=True) if request.is_json else request.form
     if not isinstance(body, dict) and not hasattr(body, "get"):

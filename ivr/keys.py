@@ -30,6 +30,13 @@ TEMPLATES: dict[str, str] = {
     "calls_by_outcome": "calls:outcome:{outcome}",  # zset: closed calls scored by start time
     "calls_open": "calls:open",  # zset: calls with no final status yet, scored by start time
     "purged_until": "retention:purged_until",  # string: start time up to which calls are purged
+    # Privacy and security (issue 5).
+    # hash: "callback:{id}" and "call:{sid}" -> "1" for records held about one phone number,
+    # plus "number" (encrypted). {hash} is an HMAC of the E.164 number (ivr/crypto.py), so
+    # records are findable by number without the number being stored in clear.
+    "subject_index": "subject:{hash}",
+    "calls_per_minute": "limit:calls:{hash}",  # zset: CallSids from one caller ID, by time
+    "callbacks_per_day": "limit:callbacks:{hash}:{day}",  # zset: CallSids that asked, by time
     # API tokens (hashes only, never the token itself).
     "api_tokens": "api_tokens",  # hash: sha256(token) -> JSON {name, created_at}
     # The intake team's work on callbacks (ivr/queue.py, ivr/audit.py, ivr/call_connect.py).

@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 def public_url() -> str:
     """The URL Twilio used for this request."""
     base = current_app.config["SETTINGS"].public_base_url.rstrip("/")
-    if base:
-        query = request.query_string.decode("latin-1")
-        return base + request.path + ("?" + query if query else "")
-    return request.url
+    if not base:  # (with IVR_TRUST_PROXY=1, scheme and host come from X-Forwarded-*)
+        base = request.host_url.rstrip("/") + request.root_path
+    # The query exactly as sent: request.url re-quotes it, and Twilio signed the raw bytes.
+    query = request.query_string.decode("latin-1")
+    return base + request.path + ("?" + query if query else "")
 
 
 def is_from_twilio() -> bool:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 import redis
 
+from .crypto import DataKeys, install_data_keys
+from .crypto import open_field as _open
+from .crypto import seal_field as _seal
 from .keys import key
 
 # KEYS[1] callback id already made by this call (string), KEYS[2] set of references ever used.
@@ -66,11 +69,20 @@ def connect(url: str, socket_timeout: float) -> redis.Redis:
 
 
 class Store:
-    def __init__(self, client: redis.Redis, call_state_ttl: int, retention_seconds: int):
+    def __init__(
+        self,
+        client: redis.Redis,
+        call_state_ttl: int,
+        retention_seconds: int,
+        keys: DataKeys | None = None,
+    ):
         self.redis = client
         self.call_state_ttl = call_state_ttl
         self.retention_seconds = retention_seconds
         self._allocate = client.register_script(ALLOCATE_REFERENCE)
+        if keys is not None:
+            install_data_keys(keys)
+        self.keys = keys
         # Service figures (ivr/figures.py), counted in the same MULTI as each step; set by
         # create_app. None means no counting (e.g. a bare Store in a script).
         self.figures = None
@@ -80,13 +92,13 @@ class Store:
         raw = self.redis.hgetall(key("call_state", sid=sid))
         if not raw:
             return CallState(sid=sid)
-        data = json.loads(raw.get("data") or "{}")
+        data = json.loads(_open(raw.get("data") or "{}"))
         return CallState(
             sid=sid,
             step=int(raw.get("step", 0)),
             node=raw.get("node", ""),
             data=data,
-            twiml=raw.get("twiml", ""),
+            twiml=_open(raw.get("twiml", "")),
             exists=True,
         )
 
@@ -114,11 +126,14 @@ class Store:
                 mapping={
                     "step": after.step,
                     "node": after.node,
-                    "data": json.dumps(after.data),
-                    "twiml": after.twiml,
+                    # Both hold numbers (the TwiML reads a keyed number back).
+                    "data": _seal(json.dumps(after.data)),
+                    "twiml": _seal(after.twiml),
                 },
             )
             pipe.expire(state_key, self.call_state_ttl)
+            if not before.exists and after.data.get("caller_number"):
+                self._index_subject(pipe, after.data["caller_number"], "call:" + before.sid)
             self._log_call(pipe, before.sid, events, log_fields)
             if callback:
                 self._write_callback(pipe, callback)
@@ -171,16 +186,27 @@ class Store:
     def allocate_reference(self, sid: str) -> str:
         """This call's callback reference: the same one every time it is asked for."""
         for _ in range(5):
-            candidates = [
-                f"{secrets.randbelow(10**REFERENCE_DIGITS):0{REFERENCE_DIGITS}d}" for _ in range(8)
-            ]
-            candidates = [c for c in candidates if c[0] != "0"] or candidates
+            candidates = [self.new_reference_candidate() for _ in range(8)]
             ref = self._allocate(
                 keys=[key("callback_for_call", sid=sid), key("callback_refs")], args=candidates
             )
             if ref:
                 return ref
         raise RuntimeError("no free callback reference after 40 tries")
+
+    @staticmethod
+    def new_reference_candidate() -> str:
+        """A random reference that never starts with 0: that range is the journal's fallback."""
+        low = 10 ** (REFERENCE_DIGITS - 1)
+        return str(low + secrets.randbelow(10**REFERENCE_DIGITS - low))
+
+    def write_callback(self, pipe, callback: dict) -> None:
+        """Queue the writes of a callback request on a MULTI pipeline (journal delivery)."""
+        self._write_callback(pipe, callback)
+
+    def log_call_in(self, pipe, sid: str, events: list[dict], log_fields: dict) -> None:
+        """Queue the writes of call events and log fields on a MULTI pipeline."""
+        self._log_call(pipe, sid, events, log_fields)
 
     def _write_callback(self, pipe, callback: dict) -> None:
         """Create a callback request, or update the caller's answers if this call made it already.
@@ -193,11 +219,13 @@ class Store:
         pipe.hset(
             cb_key,
             mapping={
-                k: _flat(v)
+                k: _seal(_flat(v)) if k in ENCRYPTED_FIELDS else _flat(v)
                 for k, v in callback.items()
                 if k not in ("status", "created_at", "is_update")
             },
         )
+        if callback.get("phone"):
+            self._index_subject(pipe, callback["phone"], "callback:" + ref)
         pipe.hsetnx(cb_key, "created_at", created)
         pipe.hsetnx(cb_key, "status", callback["status"])
         pipe.zadd(key("callbacks_by_created"), {ref: created}, nx=True)
@@ -211,6 +239,15 @@ class Store:
             pipe.zadd(key("callback_queue"), {ref: score}, xx=True, lt=True)
         else:
             pipe.zadd(key("callback_queue"), {ref: score}, nx=True)
+
+    def _index_subject(self, pipe, number: str, member: str) -> None:
+        """Remember, under a keyed hash of the number, a record held about that person."""
+        if self.keys is None:
+            return
+        index = key("subject_index", hash=self.keys.phone_hash(number))
+        # The number itself, encrypted, lets `ivr keys rotate` re-file the entry under a new key.
+        pipe.hset(index, mapping={"number": self.keys.encrypt(number), member: "1"})
+        pipe.expire(index, self.retention_seconds)
 
     def callback(self, ref: str) -> dict | None:
         raw = self.redis.hgetall(key("callback", id=ref))
@@ -261,11 +298,15 @@ def _flat(value) -> str:
 CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours"}
 CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
 CALLBACK_JSON = {"answers", "heard"}
+ENCRYPTED_FIELDS = {"phone", "answers"}  # personal data: encrypted at rest
 
 
 def decode_callback(raw: dict) -> dict:
+    """A stored callback request as plain values (encrypted fields decrypted)."""
     out: dict = {}
     for name, value in raw.items():
+        if name in ENCRYPTED_FIELDS:
+            value = _open(value)
         if name in CALLBACK_BOOLS:
             out[name] = value == "1"
         elif name in CALLBACK_NUMBERS:

@@ -1,4 +1,7 @@
-"""API tokens for /api/v1: random, shown once, stored only as a SHA-256 hash."""
+"""API tokens for /api/v1: random, shown once, stored only as a SHA-256 hash, scoped, revocable.
+
+Scopes name what a token may read (SCOPES); a token made before scopes existed has them all.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +15,19 @@ import redis
 from .keys import key
 
 TOKEN_PREFIX = "ivr_"  # noqa: S105 (a prefix, not a secret)
+SCOPES = ("callbacks:read", "callbacks:write", "calls:read")
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(client: redis.Redis, name: str) -> str:
+def create_token(client: redis.Redis, name: str, scopes: tuple[str, ...] = SCOPES) -> str:
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = {"name": name, "created_at": time.time()}
+    record = {"name": name, "created_at": time.time(), "scopes": sorted(scopes)}
     client.hset(key("api_tokens"), _digest(token), json.dumps(record))
     return token
 

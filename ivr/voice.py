@@ -15,7 +15,7 @@ import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from . import calls
+from . import calls, degraded, limits, recovery
 from .engine import Engine, Outcome, Turn, utc_now
 from .signature import twilio_only
 from .store import CallState, StepConflict, Store
@@ -83,17 +83,30 @@ def step():
 
 
 def _answer(sid: str, turn: Turn | None) -> Response:
+    if request.args.get("offline"):  # this call already runs without Redis (ivr/degraded.py)
+        return _without_redis(sid, turn)
     try:
         for _ in range(3):  # a conflict means a retry of this step saved first; look again
             try:
-                return _twiml(_take_step(sid, turn))
+                twiml = _take_step(sid, turn)
+                recovery.after_healthy_step(current_app.extensions)
+                return _twiml(twiml)
             except StepConflict:
                 continue
     except redis.RedisError as exc:
         log.error("redis unavailable during a call step", extra={"error": type(exc).__name__})
+        return _without_redis(sid, turn)
     except Exception:  # never a 5xx to a caller: log it and play the safe message
         log.exception("error during a call step")
     return _twiml(fallback_twiml())
+
+
+def _without_redis(sid: str, turn: Turn | None) -> Response:
+    try:
+        return _twiml(degraded.answer(sid, turn))
+    except Exception:  # the journal disk failed too: the safe message, never dead air
+        log.exception("error during a call step without redis")
+        return _twiml(fallback_twiml())
 
 
 def _take_step(sid: str, turn: Turn | None) -> str:
@@ -103,10 +116,16 @@ def _take_step(sid: str, turn: Turn | None) -> str:
     asked_node = request.args.get("n", "")
     if turn is None:  # /voice/incoming
         if state.exists:  # Twilio retried the first request: same answer again
-            return state.twiml or str(
-                engine.render_again(sid, state.data, state.node, state.step, moment).response
+            return state.twiml or degraded.with_state(
+                engine.render_again(sid, state.data, state.node, state.step, moment),
+                sid,
+                state.step,
             )
         outcome = engine.start(sid, request.form.get("From", ""), moment)
+        if limits.too_many_calls(
+            store, request.form.get("From", ""), sid, engine.settings.calls_per_minute, moment
+        ):
+            outcome = limits.refusal(engine, outcome, "too_many_calls", moment)
     elif not state.exists:
         # The state expired or was lost mid-call: carry on from where the caller is.
         outcome = engine.handle(
@@ -122,14 +141,19 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         return state.twiml  # Twilio retried a step we already answered
     elif asked_step != state.step:
         # Out of order or junk: say the current prompt again, change nothing.
-        return str(engine.render_again(sid, state.data, state.node, state.step, moment).response)
+        again = engine.render_again(sid, state.data, state.node, state.step, moment)
+        return degraded.with_state(again, sid, state.step)
     else:
         outcome = engine.handle(sid, state.data, state.node, state.step + 1, turn, moment)
+    if outcome.callback and not outcome.callback.get("is_update"):
+        limit = engine.settings.callbacks_per_day
+        if limits.too_many_callbacks(store, request.form.get("From", ""), sid, limit, moment):
+            outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)
     return _save(store, state, outcome)
 
 
 def _save(store: Store, state: CallState, outcome: Outcome) -> str:
-    twiml = str(outcome.response)
+    twiml = degraded.with_state(outcome, state.sid, state.step + 1)
     after = CallState(
         sid=state.sid,
         step=state.step + 1,

@@ -101,6 +101,10 @@ def settings(redis_server, tmp_path):
         redis_url=redis_server.url,
         twilio_auth_token=AUTH_TOKEN,
         secret_key="x" * 40,
+        journal_dir=str(tmp_path / "journal"),
+        # Tests place many calls from one number; tests/test_security.py turns the limits on.
+        calls_per_minute=0,
+        callbacks_per_day=0,
     )
 
 
@@ -118,7 +122,9 @@ def open_hours(settings):
 
 @pytest.fixture
 def app(open_hours, redis_client):
-    return create_app(open_hours)
+    app = create_app(open_hours)
+    yield app
+    app.extensions["ivr.deliverer"].stop()  # no journal delivery leaking into the next test
 
 
 @pytest.fixture

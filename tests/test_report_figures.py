@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
 
 from ivr import report
 from ivr.cli import main
@@ -250,6 +251,7 @@ def test_demo_and_purge_commands(redis_server, redis_client):
         "IVR_ENV": "production",
         "SECRET_KEY": "s" * 40,
         "IVR_PUBLIC_BASE_URL": "https://line.example.nhs.uk",
+        "IVR_DATA_KEYS": Fernet.generate_key().decode(),
     }
     refused = CliRunner().invoke(main, ["demo"], env=production)
     assert refused.exit_code != 0 and "refuses to run in production" in refused.output

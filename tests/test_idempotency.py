@@ -1,0 +1,142 @@
+"""Twilio retries and duplicates: the same step posted again, at the same moment from several
+threads, or out of order, and status callbacks duplicated or out of order, each take effect once."""
+
+from __future__ import annotations
+
+import threading
+
+from twilio.request_validator import RequestValidator
+
+from ivr.keys import key
+from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+
+
+def to_preferred_time(phone):
+    """A call waiting at "when is the best time for us to call?" (phone() dials)."""
+    call = phone()
+    for keys in ("3", "1", "1"):
+        call.press(keys)
+    return call
+
+
+def confirm_request(call) -> tuple[str, dict]:
+    """The request that would confirm the callback (Digits 3 at the preferred-time menu)."""
+    return BASE_URL + call.waiting.action, call.params({"Digits": "3", "msg": "Gather End"})
+
+
+def test_the_same_step_from_many_threads_at_once_has_one_effect(app, phone, store, redis_client):
+    call = to_preferred_time(phone)
+    url, params = confirm_request(call)
+    start = threading.Barrier(8)
+    answers: list[tuple[int, str]] = []
+
+    def post():
+        twilio = FlaskTransport(app.test_client())
+        start.wait()
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        answers.append(twilio.post(url, params, {"X-Twilio-Signature": signature}))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [status for status, _ in answers] == [200] * 8
+    assert len({body for _, body in answers}) == 1  # every retry hears the very same answer
+    assert "Your callback request is booked" in answers[0][1]
+    assert redis_client.zcard(key("callback_queue")) == 1
+    events = [e["type"] for e in store.call_events(call.call_sid)]
+    assert events.count("callback_requested") == 1
+
+
+def test_a_retry_of_an_earlier_step_after_later_ones_changes_nothing(phone, store):
+    call = to_preferred_time(phone)
+    url, params = confirm_request(call)
+    status, first = call.signed_post(url, params)
+    call2_status, _ = call.signed_post(url.replace("s=4", "s=2"), {**params, "Digits": "2"})
+    assert status == call2_status == 200
+    state = store.load_call(call.call_sid)
+    assert state.data["answers"]["preferred_time"] == "any"
+    assert len(store.list_callbacks(None, None, 10)[0]) == 1
+
+
+def status_post(call, status: str, duration: str = "42"):
+    return call.signed_post(
+        BASE_URL + "/voice/status",
+        call.params({"CallStatus": status, "CallDuration": duration, "SequenceNumber": "1"}),
+    )
+
+
+def test_duplicated_status_callbacks_close_the_call_once(phone, store):
+    call = to_preferred_time(phone)
+    call.press("3")
+    for _ in range(3):
+        assert status_post(call, "completed")[0] == 200
+    log = store.call_log(call.call_sid)
+    assert log["outcome"] == "callback_requested" and log["duration"] == "42"
+    statuses = [e for e in store.call_events(call.call_sid) if e["type"] == "status"]
+    assert len(statuses) == 1
+
+
+def test_status_callbacks_out_of_order_keep_the_final_one(phone, store):
+    call = phone()
+    call.press("1")
+    assert status_post(call, "completed", "30")[0] == 200
+    for late in ("ringing", "in-progress", "busy"):
+        assert status_post(call, late, "99")[0] == 200
+    log = store.call_log(call.call_sid)
+    assert log["call_status"] == "completed" and log["duration"] == "30"
+    # A webhook arriving after the call was closed still answers valid TwiML.
+    status, body = call.signed_post(
+        BASE_URL + "/voice/step?s=1&n=main_menu", call.params({"Digits": "4"})
+    )
+    assert status == 200 and body.startswith("<?xml")
+
+
+def test_a_status_callback_for_a_call_we_never_saw_is_logged(phone, store):
+    call = phone()
+    other = call.params({"CallSid": "CA" + "b" * 32, "CallStatus": "no-answer"})
+    status, _ = call.signed_post(BASE_URL + "/voice/status", other)
+    assert status == 200
+    log = store.call_log("CA" + "b" * 32)
+    assert log["call_status"] == "no-answer" and "started_at" in log
+
+
+def test_calls_that_never_got_a_status_are_closed_by_the_sweep(phone, store):
+    import time
+
+    from ivr.sweep import sweep_unclosed_calls
+
+    lost = phone()
+    lost.press("3").press("1").press("1").press("3")  # Twilio's status callback never comes
+    closed = phone()
+    closed.press("1")
+    status_post(closed, "completed", "12")
+    ongoing_later = time.time() + 5 * 3600
+    assert sweep_unclosed_calls(store, older_than=4 * 3600) == 0  # too recent: may be ongoing
+    assert "ended_at" not in store.call_log(lost.call_sid)
+    assert sweep_unclosed_calls(store, older_than=4 * 3600, now=ongoing_later) == 1
+    log = store.call_log(lost.call_sid)
+    assert log["call_status"] == "unknown" and log["outcome"] == "callback_requested"
+    assert store.call_log(closed.call_sid)["call_status"] == "completed"
+    assert sweep_unclosed_calls(store, older_than=4 * 3600, now=ongoing_later) == 0
+    status_post(lost, "completed", "80")  # a very late status changes nothing
+    assert store.call_log(lost.call_sid)["call_status"] == "unknown"
+
+
+def test_a_redeploy_mid_call_carries_on_in_the_new_process(app, open_hours, store):
+    from ivr import create_app
+
+    call = to_preferred_time(lambda: _dial(app))
+    new_process = create_app(open_hours)  # same Redis, nothing in memory from the old one
+    call.transport = FlaskTransport(new_process.test_client())
+    call.press("3")
+    assert "Your callback request is booked" in call.heard()
+    assert len(store.list_callbacks(None, None, 10)[0]) == 1
+    new_process.extensions["ivr.deliverer"].stop()
+
+
+def _dial(app):
+    from ivr.phone_sim import SimulatedCall
+
+    return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
