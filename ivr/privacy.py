@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import redis
 
+from .calls import OUTCOMES
 from .crypto import DataKeys, install_data_keys
 from .keys import key
 from .store import ENCRYPTED_FIELDS, decode_callback
@@ -54,7 +55,7 @@ def erase_subject(client: redis.Redis, keys: DataKeys, number: str) -> dict:
     with client.pipeline(transaction=True) as pipe:
         for callback in found["callbacks"]:
             ref = callback["id"]
-            pipe.delete(key("callback", id=ref))
+            pipe.delete(key("callback", id=ref), key("fig_counted", id=ref))
             pipe.zrem(key("callbacks_by_created"), ref)
             pipe.zrem(key("callback_queue"), ref)
             for status in {*KNOWN_STATUSES, callback.get("status") or "queued"}:
@@ -67,6 +68,10 @@ def erase_subject(client: redis.Redis, keys: DataKeys, number: str) -> dict:
                 key("call_log", sid=sid), key("call_events", sid=sid), key("call_state", sid=sid)
             )
             pipe.zrem(key("calls_by_start"), sid)
+            # Reports' indexes (ivr/call_logs.py); the anonymous daily counters stay.
+            pipe.zrem(key("calls_open"), sid)
+            for outcome in OUTCOMES:
+                pipe.zrem(key("calls_by_outcome", outcome=outcome), sid)
         for digest in keys.phone_hashes(number):
             pipe.delete(key("calls_per_minute", hash=digest))
         pipe.delete(*indexes)
