@@ -24,8 +24,9 @@ def outcome_of(log: dict, events: list[dict]) -> str:
 
     callback_requested: a callback request was made; crisis_route: the caller reached the risk
     support prompts (and made no callback); silence_timeout / invalid_keys: the line ended the
-    call; information_only: the caller heard part of the IPT explanation and left; hung_up: any
-    other call the caller ended (the node is in `last_node`).
+    call; information_only: the caller heard part of the IPT explanation and left without
+    starting the questions or a callback request; hung_up: any other call the caller ended
+    (the prompt they left at is in `last_node`).
     """
     if log.get("callback_id"):
         return "callback_requested"
@@ -34,7 +35,7 @@ def outcome_of(log: dict, events: list[dict]) -> str:
         return "crisis_route"
     if log.get("ended_reason") in ("silence", "invalid_keys"):
         return {"silence": "silence_timeout", "invalid_keys": "invalid_keys"}[log["ended_reason"]]
-    if "info" in sections:
+    if "info" in sections and not sections & {"screening", "callback"}:
         return "information_only"
     return "hung_up"
 

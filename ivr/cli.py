@@ -229,14 +229,13 @@ def call(url: str | None, from_number: str, keys: str | None) -> None:
 
 # Issue 5's commands live in their own module (journal, keys, subject-export, subject-erase).
 from .cli_privacy import (  # noqa: E402
-    calls_sweep,
     journal,
     keys_group,
     subject_erase,
     subject_export,
 )
 
-for _command in (journal, keys_group, subject_export, subject_erase, calls_sweep):
+for _command in (journal, keys_group, subject_export, subject_erase):
     main.add_command(_command)
 
 

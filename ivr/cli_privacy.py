@@ -1,6 +1,5 @@
-"""`ivr journal`, `ivr keys`, `ivr subject-*` and `ivr calls-sweep`: the journal of requests
-taken while Redis was down, data-key rotation, data-protection requests (subject access and
-erasure), and closing call logs whose final status never came."""
+"""`ivr journal`, `ivr keys`, `ivr subject-*`: the journal of requests taken while Redis was
+down, data-key rotation, and data-protection requests (subject access and erasure)."""
 
 from __future__ import annotations
 
@@ -60,25 +59,6 @@ def journal_deliver() -> None:
     store = Store(client, settings.call_state_ttl, settings.retention_days * 86400, keys)
     count = Deliverer(store, Journal(settings.journal_dir, keys), 1).run_once()
     click.echo(f"Delivered {count} request(s).")
-
-
-@click.command("calls-sweep")
-@click.option("--older-than", default=4 * 3600 + 600, show_default=True, help="Seconds.")
-@click.option("--every", default=0, help="Repeat every this many seconds (0: once).")
-def calls_sweep(older_than: int, every: int) -> None:
-    """Close call logs that never got Twilio's final status callback."""
-    import time
-
-    from .store import Store
-    from .sweep import sweep_unclosed_calls
-
-    settings, keys, client = _parts()
-    store = Store(client, settings.call_state_ttl, settings.retention_days * 86400, keys)
-    while True:
-        click.echo(f"Closed {sweep_unclosed_calls(store, older_than)} call log(s).")
-        if not every:
-            return
-        time.sleep(every)
 
 
 @click.group("keys")

@@ -57,7 +57,7 @@ class Settings:
     # Reports (issue 4); they also use callback_target_working_days (below). A call with no
     # final status from Twilio after this many seconds is closed by the sweep (`ivr purge`),
     # its outcome taken from where it was.
-    unclosed_call_timeout: int = 2 * 3600
+    unclosed_call_timeout: int = 4 * 3600 + 600
 
     # Faults, privacy and security (issue 5; see docs/operations.md and docs/security.md).
     # Callback requests confirmed while Redis is down are appended (fsync'd) here, one file per

@@ -410,3 +410,14 @@ def test_a_risk_answer_after_the_callback_makes_it_urgent(phone, store, redis_cl
     assert updated["urgent"] is True and updated["answers"]["risk"] == "yes"
     assert redis_client.zrange(key("callback_queue"), 0, 0) == [updated["reference"]]
     assert redis_client.zcard(key("callbacks_by_created")) == 2
+
+
+def test_a_caller_who_leaves_mid_callback_is_not_counted_as_information_only(phone, store):
+    call = phone()
+    call.press("1")  # some information
+    call.press("0")
+    call.press("3")  # then starts a callback request, and hangs up at the voicemail question
+    call.press("1")
+    call.hang_up()
+    log = store.call_log(call.call_sid)
+    assert log["outcome"] == "hung_up" and log["last_node"] == "voicemail_consent"

@@ -104,24 +104,26 @@ def test_a_status_callback_for_a_call_we_never_saw_is_logged(phone, store):
 
 def test_calls_that_never_got_a_status_are_closed_by_the_sweep(phone, store):
     import time
+    from datetime import UTC, datetime
 
-    from ivr.sweep import sweep_unclosed_calls
+    from ivr.calls import sweep_unclosed
 
     lost = phone()
     lost.press("3").press("1").press("1").press("3")  # Twilio's status callback never comes
     closed = phone()
     closed.press("1")
     status_post(closed, "completed", "12")
-    ongoing_later = time.time() + 5 * 3600
-    assert sweep_unclosed_calls(store, older_than=4 * 3600) == 0  # too recent: may be ongoing
+    now = datetime.now(UTC)
+    cutoff = time.time() - 4 * 3600
+    assert sweep_unclosed(store, cutoff, now) == 0  # too recent: may be ongoing
     assert "ended_at" not in store.call_log(lost.call_sid)
-    assert sweep_unclosed_calls(store, older_than=4 * 3600, now=ongoing_later) == 1
+    assert sweep_unclosed(store, time.time() + 1, now) == 1
     log = store.call_log(lost.call_sid)
-    assert log["call_status"] == "unknown" and log["outcome"] == "callback_requested"
+    assert log["call_status"] == "no_status" and log["outcome"] == "callback_requested"
     assert store.call_log(closed.call_sid)["call_status"] == "completed"
-    assert sweep_unclosed_calls(store, older_than=4 * 3600, now=ongoing_later) == 0
+    assert sweep_unclosed(store, time.time() + 1, now) == 0
     status_post(lost, "completed", "80")  # a very late status changes nothing
-    assert store.call_log(lost.call_sid)["call_status"] == "unknown"
+    assert store.call_log(lost.call_sid)["call_status"] == "no_status"
 
 
 def test_a_redeploy_mid_call_carries_on_in_the_new_process(app, open_hours, store):
