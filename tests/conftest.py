@@ -272,3 +272,12 @@ def request_callback(phone, store):
         return ref
 
     return make
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path) -> Path:
+    """Where browser tests save screenshots: docs/ (for the README) when
+    IVR_UPDATE_SCREENSHOTS=1, otherwise a temporary folder, so a test run leaves the tree clean."""
+    if os.environ.get("IVR_UPDATE_SCREENSHOTS") == "1":
+        return Path(__file__).resolve().parent.parent / "docs"
+    return tmp_path

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from conftest import SCREENED_URGENT_KEYS, STAFF_PASSWORD
@@ -15,7 +14,6 @@ from playwright.sync_api import expect
 from ivr import create_app
 from ivr.users import create_user
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 # Hears what IPT is and the four difficulties, back to the menu (0), then the screening.
 LISTENED_THEN_SCREENED = ["1", "1", "0", *SCREENED_URGENT_KEYS]
 
@@ -31,7 +29,7 @@ def fits_without_sideways_scrolling(page) -> bool:
 
 
 def test_worker_works_a_callback_to_a_close_in_the_browser(
-    page, live_server, app, request_callback
+    page, live_server, app, request_callback, screenshot_dir
 ):
     create_user(app.extensions["ivr.store"].redis, "nia", "intake", STAFF_PASSWORD)
     page.set_viewport_size({"width": 1200, "height": 900})
@@ -52,7 +50,7 @@ def test_worker_works_a_callback_to_a_close_in_the_browser(
     expect(rows.first).to_contain_text("Urgent")
     expect(page.locator("#queue-news")).to_contain_text("new requests arrived")
     expect(page.locator("#queue")).not_to_contain_text("900123")  # masked in the queue
-    page.screenshot(path=str(DOCS / "intake-queue.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "intake-queue.png"), full_page=True)
 
     page.get_by_role("link", name=ref, exact=True).click()
     expect(page.get_by_role("heading", name=f"Callback request {ref}")).to_be_visible()
@@ -72,7 +70,7 @@ def test_worker_works_a_callback_to_a_close_in_the_browser(
     )
     page.get_by_label("No answer").check()
     page.get_by_label("Note (optional)").fill("Rang at 10:05, no answer, no voicemail left.")
-    page.screenshot(path=str(DOCS / "intake-request.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "intake-request.png"), full_page=True)
     page.get_by_role("button", name="Record this attempt").click()
     expect(page.get_by_role("status").first).to_contain_text("Attempt recorded. Next attempt:")
     expect(page.locator("#status-line")).to_contain_text("Next attempt from")

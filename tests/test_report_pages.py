@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from pathlib import Path
 
 from conftest import STAFF_PASSWORD
 from test_api_and_cli import make_token
@@ -15,7 +14,6 @@ from test_report_figures import NUMBERS, place_six_calls
 from ivr.demo import fill
 
 KEYED = "07700900999"  # keyed in by a caller who withheld their number
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def forms_of(number: str) -> list[str]:
@@ -125,7 +123,9 @@ def test_reports_refuse_other_roles_and_bad_input(app, client, signed_in, redis_
     assert client.get("/api/v1/calls?end=31/01/2025", headers=headers).status_code == 400
 
 
-def test_figures_page_draws_charts_in_a_real_browser(app, live_server, page, signed_in):
+def test_figures_page_draws_charts_in_a_real_browser(
+    app, live_server, page, signed_in, screenshot_dir
+):
     from ivr.users import create_user
 
     fill(app.extensions["ivr.engine"], app.extensions["ivr.store"], 400, weeks=4, seed=11)
@@ -148,8 +148,7 @@ def test_figures_page_draws_charts_in_a_real_browser(app, live_server, page, sig
     assert page.locator("svg.chart rect.cell").count() == 7 * 24
     assert page.locator("section.figure").count() == 10
     assert page.get_by_text("Definition:").count() == 10  # one beside every figure
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "reports.png"), full_page=False)
+    page.screenshot(path=str(screenshot_dir / "reports.png"), full_page=False)
 
 
 def test_exports_walk_a_range_in_chunks_without_gaps_or_repeats(redis_client):
