@@ -139,15 +139,28 @@ def callbacks() -> None:
 
 
 @callbacks.command("sweep")
-def callbacks_sweep() -> None:
+@click.option("--every", type=int, default=0, help="Run again every N seconds (a process).")
+def callbacks_sweep(every: int) -> None:
     """Return lapsed claims and due attempts to the queue (the pages also do this as they read;
-    run it from cron so figures stay current when nobody has the queue open)."""
+    the Procfile's `sweeper` runs it so figures stay current when nobody has the queue open)."""
     import time
+
+    import redis
 
     from .queue import Transitions
 
-    moved = Transitions(_redis()).sweep(time.time())
-    click.echo(f"{moved} callback request(s) returned to the queue.")
+    transitions = Transitions(_redis())
+    while True:
+        try:
+            moved = transitions.sweep(time.time())
+            click.echo(f"{moved} callback request(s) returned to the queue.")
+        except redis.RedisError as exc:
+            if every <= 0:
+                raise click.ClickException(f"Redis is unavailable: {exc}") from exc
+            click.echo(f"Redis is unavailable ({type(exc).__name__}); trying again later.")
+        if every <= 0:
+            return
+        time.sleep(every)
 
 
 @main.group()

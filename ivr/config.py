@@ -7,7 +7,7 @@ Secrets come only from the environment. In production, missing or weak secrets s
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,9 +91,6 @@ class Settings:
     # Twilio's REST API, for "call me and connect" (tests point it at a local fake).
     twilio_api_base: str = "https://api.twilio.com"
 
-    # Settings read from the environment as IVR_<NAME>, except the three well-known ones.
-    extra: dict = field(default_factory=dict)
-
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -117,8 +114,6 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     environ = os.environ if environ is None else environ
     values: dict = {}
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         raw = environ.get(env_name(f.name))
         if raw is None:
             continue
