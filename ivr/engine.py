@@ -185,31 +185,21 @@ class _Run:
     def _wait_at(self, node_id: str, node: dict) -> Outcome:
         kind, settings, response = node["type"], self.flow.settings, self.response
         ended = False
-        if kind == "menu":
+        if kind in ("menu", "number_entry"):
+            # A menu takes one key (# and * included); a number is keyed up to the hash key.
+            one_key = kind == "menu"
             gather = Gather(
                 input="dtmf",
-                num_digits=1,
-                timeout=settings["gather_timeout"],
-                finish_on_key="",
+                num_digits=1 if one_key else phone.MAX_KEYED_DIGITS,
+                timeout=settings["gather_timeout" if one_key else "number_timeout"],
+                finish_on_key="" if one_key else "#",
                 action=step_url(self.step, node_id),
                 method="POST",
                 action_on_empty_result=False,
             )
             self._speak(gather, node.get("say"))
             response.append(gather)
-            response.redirect(step_url(self.step, node_id, silence="1"), method="POST")
-        elif kind == "number_entry":
-            gather = Gather(
-                input="dtmf",
-                timeout=settings["number_timeout"],
-                finish_on_key="#",
-                num_digits=phone.MAX_KEYED_DIGITS,
-                action=step_url(self.step, node_id),
-                method="POST",
-                action_on_empty_result=False,
-            )
-            self._speak(gather, node.get("say"))
-            response.append(gather)
+            # Reached only when the caller pressed nothing: Twilio falls through the Gather.
             response.redirect(step_url(self.step, node_id, silence="1"), method="POST")
         elif kind == "dial":
             self._speak(response, node.get("say"))
