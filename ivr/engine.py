@@ -312,6 +312,9 @@ class _Run:
         if turn.kind == "silence" or not turn.digits:
             return self._silence(node_id, node)
         self.data["silences"] = 0
+        if set(turn.digits) == {"*"}:  # star repeats here too, and is not a failed attempt
+            self.event("key", node=node_id, key="*")
+            return self.enter(node_id)
         try:
             number = phone.normalise_uk(keyed)
         except phone.NumberProblem as problem:

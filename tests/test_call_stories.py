@@ -421,3 +421,14 @@ def test_a_caller_who_leaves_mid_callback_is_not_counted_as_information_only(pho
     call.hang_up()
     log = store.call_log(call.call_sid)
     assert log["outcome"] == "hung_up" and log["last_node"] == "voicemail_consent"
+
+
+def test_star_repeats_the_number_prompt_without_using_up_an_attempt(phone, store):
+    call = phone(from_number="anonymous")
+    call.press("3")
+    call.heard()
+    for _ in range(3):
+        call.press("*#")
+        assert call.heard().startswith("Please key in the phone number")
+    call.press("07700900444#")
+    assert "You keyed in: 0 7 7 0 0, 9 0 0, 4 4 4." in call.heard()
