@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from . import phone
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Values a developer might leave in place by accident; production refuses them.
@@ -46,8 +48,9 @@ class Settings:
     holiday_country: str = "GB"
     holiday_subdivision: str = "ENG"
     # Where a caller who says they are at risk can be put through to. Set this to the local
-    # 24/7 crisis line; the default is Samaritans' free number.
-    crisis_dial_number: str = "116123"
+    # 24/7 crisis line; the default is Samaritans' free number, 116 123. Kept in E.164 (what
+    # Twilio's <Dial> needs); a UK number as dialled in the UK is converted when settings load.
+    crisis_dial_number: str = "+44116123"
     crisis_dial_name: str = "Samaritans"  # spoken: "To be put through to Samaritans now, ..."
 
     # Housekeeping.
@@ -123,6 +126,14 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"{env_name(f.name)}={raw!r} is not a valid {kind.__name__}") from exc
     values.update(overrides)
+    if "crisis_dial_number" in values:
+        try:
+            values["crisis_dial_number"] = phone.dial_number(values["crisis_dial_number"])
+        except ValueError as exc:
+            raise ConfigError(
+                f"IVR_CRISIS_DIAL_NUMBER={values['crisis_dial_number']!r} is not a number Twilio"
+                " can dial: give it in E.164, e.g. +44116123"
+            ) from exc
     settings = Settings(**values)
     check_settings(settings)
     return settings

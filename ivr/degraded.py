@@ -39,7 +39,7 @@ def answer(sid: str, turn: Turn | None) -> str:
     if not isinstance(state, dict) or state.get("sid") != sid:
         state = None
     if turn is None:
-        step, outcome = 1, engine.start(sid, from_field, moment)
+        step, outcome = 1, engine.start(sid, from_field, moment, request.form.get("To", ""))
     elif state is not None:
         step = int(state["step"]) + 1
         outcome = engine.handle(sid, state["data"], state["node"], step, turn, moment)
@@ -60,7 +60,7 @@ def with_state(outcome: Outcome, sid: str, step: int, offline: bool = False) -> 
 
 def _pick_up(engine: Engine, sid: str, from_field: str, turn: Turn, moment) -> Outcome:
     """The first step after Redis went away mid-call: what the caller had said is out of reach."""
-    data = engine.fresh_data(from_field, moment)
+    data = engine.fresh_data(from_field, moment, request.form.get("To", ""))
     node_id = request.args.get("n", "")
     node = engine.flow.nodes.get(node_id) or {}
     if node.get("section") == "callback":

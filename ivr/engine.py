@@ -61,10 +61,13 @@ class Engine:
 
     # --- entry points -----------------------------------------------------------------------
     @staticmethod
-    def fresh_data(from_field: str, moment: datetime) -> dict:
+    def fresh_data(from_field: str, moment: datetime, to_field: str = "") -> dict:
         caller = phone.caller_id_number(from_field)
         return {
             "caller_number": caller,
+            # The number the caller rang (Twilio's `To`): one of ours, so always a caller ID
+            # Twilio lets a <Dial> use (the service number may not be a Twilio number).
+            "called_number": to_field if phone.E164.fullmatch(to_field or "") else "",
             "withheld": caller is None,
             "answers": {},
             "silences": 0,
@@ -74,8 +77,8 @@ class Engine:
             "started_at": moment.timestamp(),
         }
 
-    def start(self, sid: str, from_field: str, moment: datetime) -> Outcome:
-        data = self.fresh_data(from_field, moment)
+    def start(self, sid: str, from_field: str, moment: datetime, to_field: str = "") -> Outcome:
+        data = self.fresh_data(from_field, moment, to_field)
         caller = data["caller_number"]
         run = _Run(self, sid, data, step=1, moment=moment)
         run.event(
@@ -208,7 +211,9 @@ class _Run:
                 action=step_url(self.step, node_id, dial="1"),
                 method="POST",
                 timeout=30,
-                caller_id=self.engine.settings.service_number or None,
+                caller_id=self.data.get("called_number")
+                or self.engine.settings.service_number
+                or None,
             )
             dial.number(number)
         elif kind == "hangup":

@@ -22,6 +22,9 @@ WITHHELD_SENTINELS = {
 }
 WITHHELD_WORDS = {"", "anonymous", "restricted", "unavailable", "unknown", "private", "blocked"}
 
+# A full international number, as Twilio sends and dials them.
+E164 = re.compile(r"\+[1-9][0-9]{4,14}")
+
 # Keyed numbers are short; anything past this is junk and is not looked at further.
 MAX_KEYED_DIGITS = 16
 
@@ -87,6 +90,23 @@ def caller_id_number(from_field: str | None) -> str | None:
         return normalise_uk(value)
     except NumberProblem:
         return None
+
+
+def dial_number(configured: str) -> str:
+    """A number the line puts callers through to, in the E.164 form Twilio's <Dial> needs.
+
+    Twilio refuses anything else (warning 13223) and the caller is not put through. UK numbers
+    as dialled in the UK are accepted: "116 123" -> +44116123, "0800 123 4567" -> +448001234567.
+    ValueError if it cannot be a phone number.
+    """
+    text = re.sub(r"[\s\-()]", "", configured or "")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif text.startswith("0") or (text.isdigit() and 3 <= len(text) <= 6):
+        text = "+44" + text.removeprefix("0")  # a UK national number or a UK short code
+    if not E164.fullmatch(text):
+        raise ValueError(f"not a number Twilio can dial: {configured!r}")
+    return text
 
 
 def national(e164: str) -> str:

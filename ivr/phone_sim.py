@@ -8,6 +8,7 @@ test client), so both hear exactly what a caller would.
 
 from __future__ import annotations
 
+import re
 import secrets
 import urllib.error
 import urllib.parse
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from twilio.request_validator import RequestValidator
 
 WORDS_PER_SECOND = 2.5  # a slow, clear voice; used to estimate the call's length
+# What Twilio dials in <Number>: E.164, "+", country code and up to 15 digits (else warning 13223).
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 
 
 class TwimlError(AssertionError):
@@ -79,12 +82,16 @@ class SimulatedCall:
     incoming_path: str = "/voice/incoming"
     status_path: str = "/voice/status"
     dial_outcome: str = "completed"
+    # Numbers verified on the account: besides the calling and the called number, the only
+    # caller IDs Twilio lets a <Dial> use (else warning 13214 and the dial fails).
+    verified_caller_ids: tuple[str, ...] = ()
     on_say: Callable[[str], None] | None = None
 
     def __post_init__(self):
         self.transcript: list[str] = []  # every line heard, in order
         self.requests: list[tuple[str, dict, int]] = []
         self.dialled: list[str] = []
+        self.dial_errors: list[str] = []  # <Dial>s Twilio would have refused, and why
         self.ended = False
         self.waiting: Waiting | None = None
         self.seconds = 0.0
@@ -213,6 +220,22 @@ class SimulatedCall:
         if self.on_say:
             self.on_say(text)
 
+    def _dial(self, verb) -> str:
+        """Put the caller through, as Twilio would; the DialCallStatus it then reports."""
+        number = ("".join(n.text or "" for n in verb) or (verb.text or "")).strip()
+        caller_id = verb.get("callerId")
+        allowed = {self.from_number, self.to_number, *self.verified_caller_ids}
+        if not E164.match(number):
+            self.dial_errors.append(f"13223 Dial: invalid phone number format: {number!r}")
+        elif caller_id is not None and caller_id not in allowed:
+            self.dial_errors.append(f"13214 Dial: invalid callerId value: {caller_id!r}")
+        else:
+            self.dialled.append(number)
+            self.transcript.append(f"[put through to {number}]")
+            return self.dial_outcome
+        self.transcript.append("[not put through]")
+        return "failed"
+
     def _play(self, verbs: list) -> None:
         for index, verb in enumerate(verbs):
             if verb.tag == "Say":
@@ -241,13 +264,14 @@ class SimulatedCall:
                 self._fetch((verb.text or "").strip(), {}, verb.get("method", "POST"))
                 return
             elif verb.tag == "Dial":
-                number = "".join(n.text or "" for n in verb) or (verb.text or "")
-                self.dialled.append(number.strip())
-                self.transcript.append(f"[put through to {number.strip()}]")
+                outcome = self._dial(verb)
                 if verb.get("action"):
                     self._fetch(
                         verb.get("action"),
-                        {"DialCallStatus": self.dial_outcome, "DialCallDuration": "60"},
+                        {
+                            "DialCallStatus": outcome,
+                            "DialCallDuration": "60" if outcome == "completed" else "0",
+                        },
                         verb.get("method", "POST"),
                     )
                     return

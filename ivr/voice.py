@@ -121,7 +121,9 @@ def _take_step(sid: str, turn: Turn | None) -> str:
                 sid,
                 state.step,
             )
-        outcome = engine.start(sid, request.form.get("From", ""), moment)
+        outcome = engine.start(
+            sid, request.form.get("From", ""), moment, request.form.get("To", "")
+        )
         if limits.too_many_calls(
             store, request.form.get("From", ""), sid, engine.settings.calls_per_minute, moment
         ):
@@ -130,7 +132,7 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         # The state expired or was lost mid-call: carry on from where the caller is.
         outcome = engine.handle(
             sid,
-            engine.fresh_data(request.form.get("From", ""), moment),
+            engine.fresh_data(request.form.get("From", ""), moment, request.form.get("To", "")),
             asked_node,
             step=1,
             turn=turn,

@@ -138,7 +138,7 @@ def test_risk_yes_gets_crisis_guidance_dial_and_an_urgent_callback(phone, store,
     assert "call 999" in support and "116 123" in support and "NHS 111" in support
     assert "put through to Samaritans" in support
     call.press("1")  # put me through
-    assert call.dialled == ["116123"]
+    assert call.dialled == ["+44116123"]
     assert "If you were not put through" in call.heard()
     call.press("1")  # then a callback
     call.press("1")
