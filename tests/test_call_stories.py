@@ -86,7 +86,7 @@ def test_screening_with_phq2_of_three_or_more_queues_a_callback(phone, store, re
     assert "Which of these fits you best" in call.heard()
     call.press("3")  # grief
     call.press("1")  # episodes
-    assert "about eight weekly sessions" in call.heard()
+    assert "about eight sessions, spread over several weeks" in call.heard()
     call.press("1")  # sessions possible
     assert "do not decide whether you can have I P T" in call.heard()
     call.press("1")  # callback
