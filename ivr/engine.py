@@ -405,7 +405,13 @@ class _Words(dict):
                 if hours.is_open(run.moment)
                 else phrases.get("callback_when_closed", "{next_opening}")
             )
-            return text.format(next_opening=hours.spoken_next_opening(run.moment))
+            return text.format(
+                next_opening=hours.spoken_next_opening(run.moment),
+                target_working_days=self["target_working_days"],
+            )
+        if name == "target_working_days":  # the intake team's target, as the queue holds it
+            days = settings.callback_target_working_days
+            return f"{days} working day{'' if days == 1 else 's'}"
         if name == "caller_last_digits":
             return ", ".join(phone.last_digits(data.get("caller_number") or ""))
         if name == "keyed_number":

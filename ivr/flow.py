@@ -24,6 +24,7 @@ PLACEHOLDERS = {
     "number_problem",
     "crisis_dial_name",
     "callback_when",
+    "target_working_days",
 }
 VALID_KEYS = set("0123456789*#")
 GLOBAL_ACTIONS = {"repeat"}  # a global key leads to "repeat" or to a node

@@ -390,7 +390,7 @@ def test_in_hours_callers_hear_no_closed_message(settings, redis_client):
     assert "not working right now" not in call.heard()
     for keys in ("3", "1", "1", "3"):
         call.press(keys)
-    assert "Our team will call you within two working days." in call.heard()
+    assert "Our team will call you within 2 working days." in call.heard()
 
 
 def test_a_risk_answer_after_the_callback_makes_it_urgent(phone, store, redis_client):

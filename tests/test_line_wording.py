@@ -32,3 +32,39 @@ def test_a_caller_ended_for_wrong_keys_is_not_told_we_heard_nothing(phone):
     assert "keys" in ending
     for help_line in ("NHS 111", "option 2", "999", "116 123"):
         assert help_line in ending
+
+
+def test_rather_not_say_hears_the_same_urgent_help_numbers(phone):
+    # Not saying is treated the safer way (an urgent callback); the guidance must be as full as
+    # for a yes: 999, NHS 111 option 2 (urgent mental health help) and Samaritans.
+    call = phone()
+    for keys in ("2", "1", "1"):
+        call.press(keys)
+    call.heard()
+    call.press("3")  # rather not say
+    guidance = call.heard()
+    for help_line in ("999", "NHS 111", "option 2", "116 123"):
+        assert help_line in guidance
+
+
+def test_the_callback_promise_follows_the_teams_target(settings, redis_client):
+    # The line promised "within two working days" whatever IVR_CALLBACK_TARGET_WORKING_DAYS
+    # (the target the intake queue and the figures hold the team to) said.
+    from dataclasses import replace
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from conftest import phone_for
+
+    from ivr import create_app
+
+    for days, promise in ((3, "within 3 working days."), (1, "within 1 working day.")):
+        app = create_app(replace(settings, callback_target_working_days=days))
+        app.extensions["ivr.clock"] = lambda: datetime(
+            2026, 12, 23, 11, 0, tzinfo=ZoneInfo("Europe/London")
+        )
+        call = phone_for(app)()
+        for keys in ("3", "1", "1", "3"):
+            call.press(keys)
+        assert f"Our team will call you {promise}" in call.heard()
+        app.extensions["ivr.deliverer"].stop()
