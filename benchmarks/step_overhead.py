@@ -85,7 +85,7 @@ def main() -> None:
 def longest(twiml: str) -> int:
     import re
 
-    return max(len(u) for u in re.findall(r"/voice/step\?[^\"<]*", twiml))
+    return max(len(u) for u in re.findall(r"step\?[^\"<]*", twiml))
 
 
 if __name__ == "__main__":

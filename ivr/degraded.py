@@ -20,11 +20,10 @@ from urllib.parse import quote
 
 from flask import current_app, request
 
-from .engine import Engine, Outcome, Turn, utc_now
+from .engine import STEP_URL, Engine, Outcome, Turn, utc_now
 from .phone import mask
 
 log = logging.getLogger(__name__)
-STEP_PATH = "/voice/step"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
@@ -98,9 +97,9 @@ def carry_state(twiml: str, sealed: str, offline: bool = False) -> str:
     extra = f"d={quote(sealed, safe='')}" + ("&offline=1" if offline else "")
     for element in root.iter():
         action = element.get("action")
-        if action and action.startswith(STEP_PATH):
+        if action and action.startswith(STEP_URL):
             element.set("action", _add_query(action, extra))
-        if element.tag == "Redirect" and (element.text or "").startswith(STEP_PATH):
+        if element.tag == "Redirect" and (element.text or "").startswith(STEP_URL):
             element.text = _add_query(element.text, extra)
     return XML_DECLARATION + ET.tostring(root, encoding="unicode")
 

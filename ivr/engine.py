@@ -46,8 +46,13 @@ class Outcome:
     ended: bool = False
 
 
+# Relative to the document Twilio is playing (always under /voice/), which Twilio resolves the
+# way a browser does: so a line served under a path prefix (https://host/ipt/voice/...) keeps it.
+STEP_URL = "step?"
+
+
 def step_url(step: int, node: str, **extra: str) -> str:
-    return "/voice/step?" + urlencode({"s": step, "n": node, **extra})
+    return STEP_URL + urlencode({"s": step, "n": node, **extra})
 
 
 class Engine:

@@ -4,6 +4,7 @@ threads, or out of order, and status callbacks duplicated or out of order, each 
 from __future__ import annotations
 
 import threading
+from urllib.parse import urljoin
 
 from twilio.request_validator import RequestValidator
 
@@ -21,7 +22,10 @@ def to_preferred_time(phone):
 
 def confirm_request(call) -> tuple[str, dict]:
     """The request that would confirm the callback (Digits 3 at the preferred-time menu)."""
-    return BASE_URL + call.waiting.action, call.params({"Digits": "3", "msg": "Gather End"})
+    # Step URLs are relative to the document Twilio is playing, as Twilio resolves them.
+    return urljoin(call.requests[-1][0], call.waiting.action), call.params(
+        {"Digits": "3", "msg": "Gather End"}
+    )
 
 
 def test_the_same_step_from_many_threads_at_once_has_one_effect(app, phone, store, redis_client):

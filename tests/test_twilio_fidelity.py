@@ -4,9 +4,14 @@ whole calls with the simulated phone (ivr/phone_sim.py models those rules)."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from conftest import AUTH_TOKEN, BASE_URL
+
+from ivr import create_app
 from ivr.config import ConfigError, load_settings
+from ivr.phone_sim import SimulatedCall, Transport
 
 
 def risk_yes_then_put_through(call):
@@ -54,3 +59,35 @@ def test_a_configured_crisis_number_is_kept_in_e164(configured, dialled):
 def test_an_undiallable_crisis_number_stops_start_up(configured):
     with pytest.raises(ConfigError, match="IVR_CRISIS_DIAL_NUMBER"):
         load_settings(environ={"IVR_CRISIS_DIAL_NUMBER": configured}, env="test")
+
+
+class PrefixProxy(Transport):
+    """A reverse proxy that serves the app under /ipt on a shared host: anything else is 404."""
+
+    def __init__(self, client, prefix: str):
+        self.client, self.prefix = client, prefix
+
+    def post(self, url: str, params: dict, headers: dict) -> tuple[int, str]:
+        path = url[len(BASE_URL) :]
+        if not path.startswith(self.prefix + "/"):
+            return 404, "Not Found"
+        response = self.client.post(path[len(self.prefix) :], data=params, headers=headers)
+        return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_line_served_under_a_path_prefix_keeps_its_steps_under_it(open_hours, redis_client):
+    # Twilio resolves a relative action or Redirect URL against the document it came from
+    # (https://host/ipt/voice/incoming); "/voice/step" would leave the prefix behind.
+    app = create_app(replace(open_hours, public_base_url=BASE_URL + "/ipt"))
+    call = SimulatedCall(
+        PrefixProxy(app.test_client(), "/ipt"), BASE_URL + "/ipt", AUTH_TOKEN
+    ).dial()
+    call.heard()
+    call.press("3")
+    call.silence()
+    assert "Sorry, we did not hear a key" in call.heard()
+    for keys in ("1", "1", "3"):
+        call.press(keys)
+    assert "Your reference number is" in call.heard()
+    assert all(url.startswith(BASE_URL + "/ipt/voice/") for url, _, _ in call.requests)
+    app.extensions["ivr.deliverer"].stop()
