@@ -68,3 +68,18 @@ def test_the_callback_promise_follows_the_teams_target(settings, redis_client):
             call.press(keys)
         assert f"Our team will call you {promise}" in call.heard()
         app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_silent_ending_after_booking_still_says_where_to_get_help(phone):
+    # DESIGN: silence ends the call "politely with how to get help" - after a booked
+    # callback too, where the caller may wait days for the team.
+    call = phone()
+    for keys in ("3", "1", "1", "3"):
+        call.press(keys)
+    assert "Your reference number is" in call.heard()
+    call.silence()
+    ending = call.heard()
+    assert call.ended
+    for help_line in ("NHS 111", "option 2", "999", "116 123"):
+        assert help_line in ending
+    assert ending.endswith("Goodbye.")
