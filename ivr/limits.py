@@ -6,6 +6,7 @@ day (Europe/London dates do not matter here: UTC days). Withheld numbers are not
 together, since many genuine callers share "anonymous". Each tally is a sorted set of CallSids,
 so Twilio retrying a step counts once, and one MULTI adds and ranks atomically. Over the limit
 the caller hears the flow's polite message with the crisis numbers, and no request is queued.
+An urgent request (a risk answer of yes or rather not say) is never refused (ivr/voice.py).
 """
 
 from __future__ import annotations

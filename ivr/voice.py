@@ -147,7 +147,9 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         return degraded.with_state(again, sid, state.step)
     else:
         outcome = engine.handle(sid, state.data, state.node, state.step + 1, turn, moment)
-    if outcome.callback and not outcome.callback.get("is_update"):
+    # The daily limit is against robot diallers; it never turns away a caller at risk.
+    callback = outcome.callback or {}
+    if callback and not callback.get("is_update") and not callback.get("urgent"):
         limit = engine.settings.callbacks_per_day
         if limits.too_many_callbacks(store, request.form.get("From", ""), sid, limit, moment):
             outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)

@@ -296,3 +296,20 @@ def test_an_unexpected_error_is_a_500_without_internals(open_hours, redis_client
     body = response.get_data(as_text=True)
     assert "secret internals" not in body and "Traceback" not in body
     assert response.get_json()["error"] == "Internal Server Error"
+
+
+def test_a_caller_at_risk_is_never_refused_a_callback_by_the_daily_limit(limited, redis_client):
+    # Someone in crisis may well ring several times in a day. The robot-dialler limit must not
+    # turn away the request that says they have thoughts of harming themselves.
+    for _ in range(2):
+        call = limited()
+        for key in "3113":
+            call.press(key)
+    call = limited()
+    for key in ("2", "4", "4", "1", "2", "1", "1", "3"):  # risk yes, then a callback
+        call.press(key)
+    heard = call.heard()
+    assert "marked as urgent" in heard and "cannot take another" not in heard
+    queue = redis_client.zrange("ivr:callbacks:queue", 0, -1)
+    assert len(queue) == 3
+    assert redis_client.hget(f"ivr:callback:{queue[0]}", "urgent") in ("1", "true", "True")
