@@ -325,6 +325,11 @@ class _Run:
         if set(turn.digits) == {"*"}:  # star repeats here too, and is not a failed attempt
             self.event("key", node=node_id, key="*")
             return self.enter(node_id)
+        target = self.flow.global_keys.get(turn.digits)
+        if target and target != "repeat":  # a lone 0 (main menu) is a key, never a number
+            self.data["number_attempts"] = 0
+            self.event("key", node=node_id, key=turn.digits)
+            return self.enter(target)
         try:
             number = phone.normalise_uk(keyed)
         except phone.NumberProblem as problem:

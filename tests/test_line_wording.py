@@ -83,3 +83,24 @@ def test_a_silent_ending_after_booking_still_says_where_to_get_help(phone):
     for help_line in ("NHS 111", "option 2", "999", "116 123"):
         assert help_line in ending
     assert ending.endswith("Goodbye.")
+
+
+def test_zero_leaves_the_number_prompt_for_the_main_menu(phone, store):
+    # "0 returns to the main menu" everywhere: a caller with a withheld number who pressed 9 by
+    # mistake was held at the number prompt (a lone 0 was "too short"), with no way out but
+    # to hang up or fail three times.
+    call = phone(from_number="anonymous")
+    call.press("2")
+    call.press("9")
+    prompt = call.heard()
+    assert "For the main menu, press 0, then hash." in prompt
+    call.press("0#")
+    menu = call.heard()
+    assert menu.startswith("To hear about Interpersonal Psychotherapy")
+    assert "too short" not in menu
+    call.press("3")
+    assert call.heard().startswith("Please key in the phone number")
+    call.press("0")  # a lone 0, sent when the keypad times out without the hash key
+    assert call.heard().startswith("To hear about Interpersonal Psychotherapy")
+    events = [e for e in store.call_events(call.call_sid) if e["type"] == "number_rejected"]
+    assert events == []
