@@ -104,3 +104,19 @@ def test_zero_leaves_the_number_prompt_for_the_main_menu(phone, store):
     assert call.heard().startswith("To hear about Interpersonal Psychotherapy")
     events = [e for e in store.call_events(call.call_sid) if e["type"] == "number_rejected"]
     assert events == []
+
+
+def test_every_ending_says_where_to_get_help(app):
+    # Every way the line ends a call (and the fault message) names the same three: 999,
+    # NHS 111 option 2, and Samaritans on 116 123.
+    flow = app.extensions["ivr.flow"]
+    endings = {
+        node_id: " ".join(str(line) for line in node.get("say") or [])
+        for node_id, node in flow.nodes.items()
+        if node["type"] == "hangup"
+    }
+    for phrase in ("fallback", "too_many_calls", "too_many_callbacks"):
+        endings["phrases." + phrase] = " ".join(flow.phrases[phrase])
+    for where, text in endings.items():
+        for help_line in ("999", "NHS 111", "option 2", "116 123"):
+            assert help_line in text, f"{where} does not say {help_line}"
