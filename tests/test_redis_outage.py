@@ -373,3 +373,20 @@ def test_a_journal_the_keys_cannot_open_is_kept_not_lost(
     both = make_app(replace(open_hours, data_keys=keys, journal_delivery_interval=3600.0))
     assert both.extensions["ivr.deliverer"].run_once() == 1
     assert len(queued(redis_client)) == 1
+
+
+def test_a_caller_at_risk_is_put_through_while_redis_is_down(
+    make_app, fast_delivery, redis_client, outage
+):
+    # The put-through <Dial> must satisfy Twilio (E.164 number; the called number as caller
+    # ID, carried in the sealed state) whether or not Redis answers.
+    app = make_app(fast_delivery)
+    call = dial(app, to_number="+441134960123")
+    call.press("2").press("4").press("4")
+    outage.stop()
+    call.press("1")  # yes to the risk question, answered without Redis
+    assert "You do not have to manage this alone" in call.heard()
+    call.press("1")  # put me through
+    assert call.dial_errors == []
+    assert call.dialled == ["+44116123"]
+    assert "If you were not put through" in call.heard()
