@@ -168,6 +168,11 @@ def check_flow(flow: Flow) -> list[str]:
                 continue
             for unknown in sorted(names - PLACEHOLDERS):
                 problems.append(f"{where}: {{{unknown}}} is not a word the line can fill in")
+            for number in re.findall(r"(?<![\d{])\d{3,}(?![\d}])", text):
+                problems.append(
+                    f"{where}: write {number} digit by digit "
+                    f"({' '.join(number)}): the voice would read it as an amount"
+                )
         needs_say = kind in ("message", "menu", "number_entry", "hangup")
         if needs_say and not node.get("say"):
             problems.append(f"{where}: says nothing (add a `say:` list)")

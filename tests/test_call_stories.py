@@ -20,7 +20,7 @@ def test_safety_numbers_come_first(phone):
     opening = call.heard()
     # The crisis signposting is the first thing said, before any menu.
     assert opening.index("not for emergencies") < opening.index("press 1")
-    for number in ("999", "NHS 111", "option 2", "Samaritans", "116 123"):
+    for number in ("9 9 9", "NHS 1 1 1", "option 2", "Samaritans", "1 1 6, 1 2 3"):
         assert number in opening
     assert opening.split(".")[0].startswith("Thank you for calling")
 
@@ -135,7 +135,7 @@ def test_risk_yes_gets_crisis_guidance_dial_and_an_urgent_callback(phone, store,
     call.press("1")  # yes, thoughts of self-harm
     support = call.heard()
     assert "You do not have to manage this alone" in support
-    assert "call 999" in support and "116 123" in support and "NHS 111" in support
+    assert "call 9 9 9" in support and "1 1 6, 1 2 3" in support and "NHS 1 1 1" in support
     assert "put through to Samaritans" in support
     call.press("1")  # put me through
     assert call.dialled == ["+44116123"]
@@ -197,7 +197,7 @@ def test_three_bad_numbers_end_the_call_with_where_to_get_help(phone, store):
     for junk in ("1#", "00000000000#", "0044123#"):
         call.press(junk)
     heard = call.heard()
-    assert "could not take a number" in heard and "NHS 111" in heard
+    assert "could not take a number" in heard and "NHS 1 1 1" in heard
     assert call.ended
     assert store.list_callbacks(None, None, 10)[0] == []
 
@@ -212,7 +212,7 @@ def test_silence_everywhere_is_reprompted_twice_then_ends_politely(phone, store)
     call.silence()
     ending = call.heard()
     assert "we will end the call now" in ending
-    assert "NHS 111" in ending and "999" in ending and "116 123" in ending
+    assert "NHS 1 1 1" in ending and "9 9 9" in ending and "1 1 6, 1 2 3" in ending
     assert call.ended
     assert store.call_log(call.call_sid)["outcome"] == "silence_timeout"
 
@@ -276,8 +276,8 @@ def test_wrong_keys_everywhere_say_so_and_repeat(phone):
     call.press("7")
     call.press("8")  # five wrong keys in a row: the call ends with where to get help
     assert call.ended
-    assert "116 123" in call.heard()
-    assert "999" in menu
+    assert "1 1 6, 1 2 3" in call.heard()
+    assert "9 9 9" in menu
 
 
 def test_nine_goes_straight_to_a_callback_from_any_menu(phone):
@@ -343,7 +343,7 @@ def test_fallback_url_gives_the_safety_message(phone):
     call = phone()
     status, body = call.signed_post("http://localhost/voice/fallback", call.params())
     assert status == 200
-    assert "116 123" in body and "999" in body and "<Hangup" in body
+    assert "1 1 6, 1 2 3" in body and "9 9 9" in body and "<Hangup" in body
 
 
 def test_a_missing_call_sid_still_gets_valid_twiml(phone):
@@ -352,7 +352,7 @@ def test_a_missing_call_sid_still_gets_valid_twiml(phone):
     del params["CallSid"]
     status, body = call.signed_post("http://localhost/voice/incoming", params)
     assert status == 200
-    assert body.startswith("<?xml") and "116 123" in body
+    assert body.startswith("<?xml") and "1 1 6, 1 2 3" in body
 
 
 def test_out_of_hours_callers_hear_when_callbacks_happen(settings, redis_client):

@@ -106,3 +106,11 @@ def test_ivr_flows_check_explains_each_problem(tmp_path, raw_flow):
     assert "node `screen_intro`: is a dead end (add `next:`)" in result.output
     good = CliRunner().invoke(main, ["flows", "check", str(FLOW_FILE)])
     assert good.exit_code == 0 and "OK" in good.output
+
+
+def test_phone_numbers_must_be_written_digit_by_digit(raw_flow):
+    raw_flow["nodes"]["urgent_numbers"]["say"].append("Or call 999.")
+    assert (
+        "node `urgent_numbers`: write 999 digit by digit (9 9 9): the voice would read it "
+        "as an amount"
+    ) in problems_of(raw_flow)

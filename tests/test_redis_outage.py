@@ -115,7 +115,7 @@ def test_a_call_that_starts_during_an_outage_still_works(
     app = make_app(fast_delivery)  # no healthy step yet, so no reserved references
     outage.stop()
     call = dial(app, from_number="+447700900555")
-    assert "If you are at risk now, call 999" in call.heard()
+    assert "If you are at risk now, call 9 9 9" in call.heard()
     call.press("1")
     assert "I P T is a talking therapy" in call.heard()
     call.press("0").press("3").press("1").press("2").press("1")
@@ -243,7 +243,7 @@ def test_fallback_url_answers_with_redis_stopped(client, outage):
     )
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert "call 999" in body and "116 123" in body and "<Hangup" in body
+    assert "call 9 9 9" in body and "1 1 6, 1 2 3" in body and "<Hangup" in body
 
 
 SCRIPTS = {
