@@ -1,0 +1,91 @@
+"""A review of the staff and manager web app as a worker, a manager and an attacker meet it:
+caching of pages with personal data, sign-out that really ends a session, formulas in CSV
+exports, and forms sent after a session went idle."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import replace
+
+from conftest import STAFF_PASSWORD, csrf_from
+
+from ivr import create_app
+from ivr.keys import key
+from ivr.users import create_user
+
+
+def test_pages_with_personal_data_are_never_cached(client, signed_in, request_callback):
+    ref = request_callback()
+    signed_in(client, "admin")
+    for path in (
+        "/intake/",
+        "/intake/queue/rows",
+        f"/intake/callbacks/{ref}",
+        "/reports/",
+        "/reports/calls",
+        "/reports/calls.csv",
+        "/reports/figures.csv?table=calls_per_day",
+        "/admin/users",
+    ):
+        response = client.get(path)
+        response.get_data()  # CSVs stream
+        assert response.status_code == 200, path
+        assert response.headers.get("Cache-Control") == "no-store", path
+
+
+def test_api_answers_are_never_cached(client, app, request_callback):
+    from ivr.tokens import create_token
+
+    ref = request_callback()
+    token = create_token(app.extensions["ivr.store"].redis, "records")
+    response = client.get(f"/api/v1/callbacks/{ref}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.headers.get("Cache-Control") == "no-store"
+
+
+def test_a_session_cookie_copied_before_sign_out_no_longer_works(client, signed_in):
+    signed_in(client, "intake")
+    copied = client.get_cookie("ivr_session").value
+    token = csrf_from(client.get("/intake/").get_data(as_text=True))
+    client.post("/logout", data={"csrf_token": token})
+    client.set_cookie("ivr_session", copied)  # someone replays the cookie from before
+    response = client.get("/intake/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_csv_exports_neutralise_cells_that_a_spreadsheet_would_run(client, signed_in, phone, store):
+    # A caller ID is whatever the network passes on; make the call log hold a formula.
+    call = phone(from_number="+447700900123")
+    call.hang_up()
+    store.redis.hset(key("call_log", sid=call.call_sid), "last_node", '=HYPERLINK("x")')
+    signed_in(client, "manager")
+    text = client.get("/reports/calls.csv").get_data(as_text=True)
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert '\'=HYPERLINK("x")' in cells
+    assert not any(cell[:1] in ("=", "+", "-", "@") for cell in cells)
+
+
+def test_a_form_sent_after_the_session_went_idle_returns_to_its_page_after_sign_in(
+    open_hours, redis_client, request_callback
+):
+    app = create_app(replace(open_hours, session_idle_minutes=1))
+    client = app.test_client()
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    data = {"username": "sam", "password": STAFF_PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=data).status_code == 302
+    ref = request_callback()
+    page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
+    with client.session_transaction() as session:
+        session["seen"] -= 3600  # the worker went to lunch with the page open
+    response = client.post(f"/intake/callbacks/{ref}/claim", data={"csrf_token": csrf_from(page)})
+    assert response.headers["Location"].startswith("/login")
+    login_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    data["csrf_token"] = csrf_from(login_page)
+    data["next"] = re.search(r'name="next" value="([^"]*)"', login_page).group(1)
+    after = client.post("/login", data=data, follow_redirects=True)
+    assert after.status_code == 200  # not "405 Method Not Allowed" on the claim URL
+    assert f"Callback request {ref}" in after.get_data(as_text=True)
