@@ -9,11 +9,28 @@ import io
 import re
 from dataclasses import replace
 
+import pytest
 from conftest import STAFF_PASSWORD, csrf_from
+from playwright.sync_api import expect
 
 from ivr import create_app
 from ivr.keys import key
 from ivr.users import create_user
+
+
+@pytest.fixture
+def app(open_hours, redis_client):
+    """The usual app, but an open queue page checks for new requests every second."""
+    return create_app(replace(open_hours, queue_poll_seconds=1))
+
+
+def sign_in_in_browser(page, live_server, app, role="intake", username="nia"):
+    create_user(app.extensions["ivr.store"].redis, username, role, STAFF_PASSWORD)
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def test_pages_with_personal_data_are_never_cached(client, signed_in, request_callback):
@@ -89,3 +106,18 @@ def test_a_form_sent_after_the_session_went_idle_returns_to_its_page_after_sign_
     after = client.post("/login", data=data, follow_redirects=True)
     assert after.status_code == 200  # not "405 Method Not Allowed" on the claim URL
     assert f"Callback request {ref}" in after.get_data(as_text=True)
+
+
+def test_the_queue_updating_itself_keeps_a_keyboard_users_place(
+    page, live_server, app, request_callback
+):
+    first = request_callback(from_number="+447700900111")
+    sign_in_in_browser(page, live_server, app)
+    page.goto(f"{live_server}/intake/")
+    link = page.get_by_role("link", name=first, exact=True)
+    link.focus()
+    request_callback(from_number="+447700900222")  # a new request arrives while they read
+    expect(page.locator("#queue-news")).to_contain_text("1 new request arrived")
+    expect(page.locator("#queue tbody tr")).to_have_count(2)
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == first  # not thrown back to the top of the page
