@@ -129,6 +129,17 @@ def claim(ref: str):
         except IntakeError as exc:
             return exc.message, exc.status
         return "", 204
+    carried = request.form.get("outcome") or request.form.get("note")
+    if carried:
+        # An attempt refused because the claim lapsed comes back with the claim, filled in,
+        # so the worker need not retype their note.
+        try:
+            intake().claim(ref, _me())
+        except IntakeError as exc:
+            flash(exc.message, "error")
+            return _request_page(ref, status=exc.status, form=request.form)
+        flash("You have claimed this request again. Check the attempt below and record it.", "info")
+        return _request_page(ref, form=request.form)
     return _act(ref, lambda: intake().claim(ref, _me()), "You have claimed this request.")
 
 

@@ -121,3 +121,26 @@ def test_the_queue_updating_itself_keeps_a_keyboard_users_place(
     expect(page.locator("#queue tbody tr")).to_have_count(2)
     focused = page.evaluate("document.activeElement.textContent.trim()")
     assert focused == first  # not thrown back to the top of the page
+
+
+def test_an_outcome_sent_after_the_claim_lapsed_keeps_the_note_for_a_second_try(
+    page, live_server, app, request_callback, redis_client
+):
+    ref = request_callback()
+    sign_in_in_browser(page, live_server, app)
+    page.goto(f"{live_server}/intake/callbacks/{ref}")
+    page.get_by_role("button", name="Claim this request").click()
+    page.get_by_label("No answer").check()
+    page.get_by_label("Note (optional)").fill("Rang twice; line busy. Try after 2pm.")
+    redis_client.zadd(key("callback_leases"), {ref: 1})  # a long call: the claim lapsed
+    page.get_by_role("button", name="Record this attempt").click()
+    expect(page.get_by_role("alert")).to_contain_text("Claim this request")
+    expect(page.locator("main")).to_contain_text("Rang twice; line busy. Try after 2pm.")
+
+    page.get_by_role("button", name="Claim this request").click()  # claim again: nothing retyped
+    expect(page.get_by_label("Note (optional)")).to_have_value(
+        "Rang twice; line busy. Try after 2pm."
+    )
+    expect(page.get_by_label("No answer")).to_be_checked()
+    page.get_by_role("button", name="Record this attempt").click()
+    expect(page.locator("#attempts")).to_contain_text("Rang twice; line busy. Try after 2pm.")
