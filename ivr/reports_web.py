@@ -50,6 +50,8 @@ def date_range() -> tuple[date, date]:
         )
     except ValueError:
         abort(400, "Dates must look like 2025-01-31.")
+    if end >= date.max:  # every range ends at the start of the day after `end`
+        abort(400, f"Dates must be before {date.max}.")
     if start > end:
         abort(400, "The start date must be on or before the end date.")
     if (end - start).days >= report.MAX_DAYS:

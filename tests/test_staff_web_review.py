@@ -144,3 +144,43 @@ def test_an_outcome_sent_after_the_claim_lapsed_keeps_the_note_for_a_second_try(
     expect(page.get_by_label("No answer")).to_be_checked()
     page.get_by_role("button", name="Record this attempt").click()
     expect(page.locator("#attempts")).to_contain_text("Rang twice; line busy. Try after 2pm.")
+
+
+@pytest.mark.parametrize("cursor", ["nan:CA1", "1_000:CA1"])
+def test_a_doctored_page_cursor_is_a_400_not_a_database_outage(
+    client, app, signed_in, request_callback, cursor
+):
+    from ivr.tokens import create_token
+
+    request_callback()
+    auth = {"Authorization": f"Bearer {create_token(app.extensions['ivr.store'].redis, 'x')}"}
+    for path in ("/api/v1/callbacks", "/api/v1/calls"):
+        response = client.get(path, query_string={"cursor": cursor}, headers=auth)
+        assert response.status_code == 400, (path, response.get_json())
+        assert "cursor" in response.get_json()["message"]
+    signed_in(client, "manager")
+    response = client.get("/reports/calls", query_string={"cursor": cursor})
+    assert response.status_code == 400
+    assert "start again from the first page" in response.get_data(as_text=True)
+
+
+def test_dates_at_the_end_of_the_calendar_are_a_400_not_a_crash(client, app, signed_in):
+    from ivr.tokens import create_token
+
+    auth = {"Authorization": f"Bearer {create_token(app.extensions['ivr.store'].redis, 'x')}"}
+    response = client.get("/api/v1/calls?end=9999-12-31", headers=auth)
+    assert response.status_code == 400
+    assert "dates" in response.get_json()["message"]
+    signed_in(client, "manager")
+    for path in ("/reports/", "/reports/calls", "/reports/calls.csv"):
+        response = client.get(f"{path}?start=9999-12-30&end=9999-12-31")
+        assert response.status_code == 400, path
+        assert "Dates must" in response.get_data(as_text=True)
+
+
+def test_the_bearer_scheme_is_case_insensitive(client, app):
+    from ivr.tokens import create_token
+
+    token = create_token(app.extensions["ivr.store"].redis, "records")
+    response = client.get("/api/v1/calls", headers={"Authorization": f"bearer {token}"})
+    assert response.status_code == 200  # RFC 9110: the scheme name is case-insensitive
