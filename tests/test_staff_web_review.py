@@ -184,3 +184,21 @@ def test_the_bearer_scheme_is_case_insensitive(client, app):
     token = create_token(app.extensions["ivr.store"].redis, "records")
     response = client.get("/api/v1/calls", headers={"Authorization": f"bearer {token}"})
     assert response.status_code == 200  # RFC 9110: the scheme name is case-insensitive
+
+
+def test_an_attempt_sent_twice_by_a_double_click_is_recorded_once_and_not_refused(
+    client, signed_in, request_callback, redis_client
+):
+    ref = request_callback()
+    signed_in(client, "intake")
+    page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
+    client.post(f"/intake/callbacks/{ref}/claim", data={"csrf_token": csrf_from(page)})
+    page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    fields.update(outcome="no_answer", note="No answer at 10:05.")
+    first = client.post(f"/intake/callbacks/{ref}/outcome", data=fields)
+    second = client.post(f"/intake/callbacks/{ref}/outcome", data=fields)
+    assert first.status_code == second.status_code == 303
+    shown = client.get(second.headers["Location"]).get_data(as_text=True)
+    assert "Attempt recorded" in shown and "not saved" not in shown
+    assert redis_client.llen(key("callback_attempts", id=ref)) == 1
