@@ -202,3 +202,21 @@ def test_an_attempt_sent_twice_by_a_double_click_is_recorded_once_and_not_refuse
     shown = client.get(second.headers["Location"]).get_data(as_text=True)
     assert "Attempt recorded" in shown and "not saved" not in shown
     assert redis_client.llen(key("callback_attempts", id=ref)) == 1
+
+
+def test_an_api_outcome_with_a_misspelt_field_is_refused_not_saved_without_its_note(
+    client, app, request_callback, redis_client
+):
+    from ivr.tokens import create_token
+
+    ref = request_callback()
+    auth = {"Authorization": f"Bearer {create_token(app.extensions['ivr.store'].redis, 'epr')}"}
+    assert client.post(f"/api/v1/callbacks/{ref}/claim", headers=auth).status_code == 200
+    response = client.post(
+        f"/api/v1/callbacks/{ref}/outcome",
+        json={"outcome": "no_answer", "notes": "Left no message."},
+        headers=auth,
+    )
+    assert response.status_code == 400
+    assert "notes" in response.get_json()["message"]
+    assert redis_client.llen(key("callback_attempts", id=ref)) == 0
