@@ -220,3 +220,16 @@ def test_an_api_outcome_with_a_misspelt_field_is_refused_not_saved_without_its_n
     assert response.status_code == 400
     assert "notes" in response.get_json()["message"]
     assert redis_client.llen(key("callback_attempts", id=ref)) == 0
+
+
+def test_signing_out_after_the_session_cookie_expired_just_signs_out(client):
+    # The page was left open past the cookie's lifetime; the browser no longer sends a session.
+    response = client.post("/logout", data={"csrf_token": "from-the-old-page"})
+    assert response.status_code == 302
+    assert "You are signed out" in client.get("/login").get_data(as_text=True)
+
+
+def test_signing_out_a_live_session_still_needs_the_token(client, signed_in):
+    signed_in(client, "intake")
+    assert client.post("/logout", data={}).status_code == 400
+    assert client.get("/intake/").status_code == 200  # still signed in
