@@ -21,7 +21,15 @@ from ivr.users import create_user
 @pytest.fixture
 def app(open_hours, redis_client):
     """The usual app, but an open queue page checks for new requests every second."""
-    return create_app(replace(open_hours, queue_poll_seconds=1))
+    app = create_app(replace(open_hours, queue_poll_seconds=1))
+    yield app
+    close(app)
+
+
+def close(app) -> None:
+    """Stop the app's delivery thread and close its Redis sockets (warnings are errors here)."""
+    app.extensions["ivr.deliverer"].stop()
+    app.extensions["ivr.store"].redis.connection_pool.disconnect()
 
 
 def sign_in_in_browser(page, live_server, app, role="intake", username="nia"):
@@ -106,6 +114,7 @@ def test_a_form_sent_after_the_session_went_idle_returns_to_its_page_after_sign_
     after = client.post("/login", data=data, follow_redirects=True)
     assert after.status_code == 200  # not "405 Method Not Allowed" on the claim URL
     assert f"Callback request {ref}" in after.get_data(as_text=True)
+    close(app)
 
 
 def test_the_queue_updating_itself_keeps_a_keyboard_users_place(
