@@ -242,3 +242,14 @@ def test_signing_out_a_live_session_still_needs_the_token(client, signed_in):
     signed_in(client, "intake")
     assert client.post("/logout", data={}).status_code == 400
     assert client.get("/intake/").status_code == 200  # still signed in
+
+
+def test_a_search_without_digits_says_how_to_search_instead_of_listing_everyone(
+    client, signed_in, request_callback
+):
+    ref = request_callback()
+    signed_in(client, "intake")
+    html = client.get("/intake/?q=Smith").get_data(as_text=True)
+    assert ref not in html  # "Smith" matches nobody; it must not look as if everyone matched
+    assert "Search by the reference or the last digits of the phone number" in html
+    assert ref in client.get("/intake/?q=" + ref[:3]).get_data(as_text=True)
