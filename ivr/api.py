@@ -47,7 +47,8 @@ def token_required(view):
     @wraps(view)
     def checked(*args, **kwargs):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        record = check_token(_store().redis, token.strip()) if scheme == "Bearer" else None
+        # The scheme name is case-insensitive (RFC 9110); some clients send "bearer".
+        record = check_token(_store().redis, token.strip()) if scheme.lower() == "bearer" else None
         if record is None:
             abort(401, "Send a valid API token: Authorization: Bearer <token>.")
         g.api_client = record["name"]
@@ -81,8 +82,8 @@ def _page_args() -> tuple[int, str | None]:
     if cursor is not None:
         score, _, ref = cursor.partition(":")
         try:
-            float(score)
-        except ValueError:
+            call_logs.cursor_score(score)
+        except call_logs.BadCursor:
             abort(400, "cursor is not one this API gave out.")
         if len(cursor) > 100 or not ref.isalnum():
             abort(400, "cursor is not one this API gave out.")
@@ -121,7 +122,7 @@ def list_calls():
             low = _local_midnight(date.fromisoformat(request.args["start"]))
         if request.args.get("end"):
             high = _local_midnight(date.fromisoformat(request.args["end"]) + timedelta(days=1))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         abort(400, "start and end must be dates like 2025-01-31.")
     outcome = request.args.get("outcome") or None
     if outcome is not None and outcome not in OUTCOMES:

@@ -7,11 +7,14 @@ managers and admins, `@role_required("admin")` admins only.
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure in production). It holds the
 username and when the password was last changed; the account is re-read on every request, so a
 disabled account, a changed role or a reset password takes effect at once. It ends after
-`session_idle_minutes` without a request.
+`session_idle_minutes` without a request. Each session also has a random id whose record in Redis
+(`staff_session:{sid}`) must exist: signing out deletes it, so a copy of the cookie taken before
+sign-out (a shared PC, a proxy log) is worthless afterwards.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import timedelta
 from functools import wraps
@@ -32,8 +35,10 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from . import throttle, users
+from .keys import key
 
 bp = Blueprint("auth", __name__)
 BACKGROUND_HEADER = "X-IVR-Background"  # sent by page scripts that poll on their own
@@ -63,10 +68,28 @@ def _load_user() -> dict | None:
     if not name:
         return None
     user = users.get_user(_redis(), name)
-    if user is None or user["disabled"] or user["password_changed_at"] != session.get("pw"):
+    live = _redis().exists(key("staff_session", sid=session.get("sid") or "-"))
+    if (
+        not live
+        or user is None
+        or user["disabled"]
+        or user["password_changed_at"] != session.get("pw")
+    ):
         session.clear()
         return None
     return user
+
+
+def _session_seconds() -> int:
+    """How long a session's record lives without activity (the cookie's own lifetime)."""
+    return current_app.config["SETTINGS"].session_idle_minutes * 60 + 300
+
+
+def _end_session() -> None:
+    """Forget the session here and in Redis: the cookie's signature alone no longer admits."""
+    if session.get("sid"):
+        _redis().delete(key("staff_session", sid=session["sid"]))
+    session.clear()
 
 
 def _wants_json() -> bool:
@@ -85,7 +108,7 @@ def role_required(*roles: str):
             if user is None:
                 if _wants_json():
                     return jsonify(error="Unauthorized", message="Sign in first."), 401
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                return redirect(url_for("auth.login", next=_return_to()))
             if user["role"] not in admitted:
                 abort(403, "Your account does not have access to this page.")
             return view(*args, **kwargs)
@@ -93,6 +116,21 @@ def role_required(*roles: str):
         return checked
 
     return decorate
+
+
+def _return_to() -> str | None:
+    """Where to go after signing in again: this page, or for a form sent after the session
+    lapsed, the page it came from (a POST-only address would answer 405 to the redirect)."""
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    adapter = current_app.url_map.bind("")
+    for path in (request.path, request.path.rsplit("/", 1)[0]):
+        try:
+            adapter.match(path, method="GET")
+        except HTTPException:
+            continue
+        return path
+    return None
 
 
 def _safe_next(target: str | None) -> str:
@@ -133,9 +171,13 @@ def login():
             "login.html", next=request.form.get("next", ""), username=username
         ), 401
     throttle.record_success(client, username, address)
-    session.clear()  # a fresh session on sign-in, so no token from before survives
+    _end_session()  # a fresh session on sign-in, so no token from before survives
+    sid = secrets.token_urlsafe(32)
+    client.set(key("staff_session", sid=sid), user["username"], ex=_session_seconds())
     session.permanent = True
-    session.update(username=user["username"], pw=user["password_changed_at"], seen=time.time())
+    session.update(
+        username=user["username"], pw=user["password_changed_at"], seen=time.time(), sid=sid
+    )
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -148,7 +190,7 @@ def _login_refused(username: str, wait: int):
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    _end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -161,12 +203,13 @@ def _expire_idle_session():
     seen = session.get("seen", 0)
     now = time.time()
     if now - seen > idle:
-        session.clear()
+        _end_session()
         flash("You were signed out after a period of inactivity.", "info")
     elif now - seen > 30 and not request.headers.get(BACKGROUND_HEADER):
         # Only a person's requests count as activity: a queue page left open polls for ever,
         # and must not keep an unattended session alive. (Checked every 30 s to spare cookies.)
         session["seen"] = now
+        _redis().expire(key("staff_session", sid=session.get("sid") or "-"), _session_seconds())
 
 
 def register_nav(app: Flask, endpoint: str, label: str, role: str) -> None:

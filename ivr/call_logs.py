@@ -9,6 +9,7 @@ number), and a call's path names prompts and keys but never digits of a keyed ph
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -41,6 +42,18 @@ class BadCursor(ValueError):
     """A cursor this service never gave out."""
 
 
+# The score part of a cursor is a number as repr(float) writes it. Python's float() also takes
+# "nan", "1_000" and spaces, which Redis refuses, and a Redis error reads as an outage (503).
+_SCORE = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[+-]?[0-9]+)?")
+
+
+def cursor_score(text: str) -> float:
+    """The score in a cursor this service gave out; BadCursor for anything else."""
+    if not _SCORE.fullmatch(text):
+        raise BadCursor(text)
+    return float(text)
+
+
 def _index(outcome: str | None) -> str:
     return key("calls_by_outcome", outcome=outcome) if outcome else key("calls_by_start")
 
@@ -52,10 +65,7 @@ def page(
     top, after_sid = f"({high}", None
     if cursor:
         score, _, after_sid = cursor.partition(":")
-        try:
-            top = repr(min(float(score), high))
-        except ValueError as exc:
-            raise BadCursor(cursor) from exc
+        top = repr(min(cursor_score(score), high))
         if not after_sid.isalnum() or len(cursor) > 100:
             raise BadCursor(cursor)
     # Calls that share the cursor's start time sort by sid (descending); skip up to the cursor.

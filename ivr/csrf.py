@@ -38,6 +38,8 @@ def _token_sent() -> str:
 def _check():
     if request.method not in UNSAFE_METHODS or request.path.startswith(EXEMPT_PREFIXES):
         return None
+    if request.path == "/logout" and "username" not in session:
+        return None  # nobody to sign out (the cookie expired under an open page): nothing to forge
     expected = session.get(FIELD)
     sent = _token_sent()
     if expected and sent and hmac.compare_digest(expected.encode(), sent.encode()):

@@ -63,6 +63,8 @@ class Intake:
             refs = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT - 1)
         rows = [self.describe(cb, now) for cb in self._load(refs)]
         digits = re.sub(r"\D", "", search or "")
+        if (search or "").strip() and not digits:
+            return []  # a name or other text matches nobody (the page says how to search)
         if digits:
             rows = [
                 r

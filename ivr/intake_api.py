@@ -67,6 +67,11 @@ def outcome(ref: str):
     body = request.get_json(silent=True) if request.is_json else request.form
     if not isinstance(body, dict) and not hasattr(body, "get"):
         return jsonify(error="Bad Request", message="Send a JSON object."), 400
+    unknown = sorted(set(body) - {"outcome", "note"})
+    if unknown:  # a misspelt "note" must not record the attempt without it
+        names = ", ".join(unknown)[:200]
+        message = f"Unknown field(s): {names}. Send outcome and, optionally, note."
+        return jsonify(error="Bad Request", message=message), 400
     note = body.get("note") or ""
     if not isinstance(note, str) or not isinstance(body.get("outcome", ""), str):
         return jsonify(error="Bad Request", message="outcome and note must be strings."), 400

@@ -129,6 +129,17 @@ def claim(ref: str):
         except IntakeError as exc:
             return exc.message, exc.status
         return "", 204
+    carried = request.form.get("outcome") or request.form.get("note")
+    if carried:
+        # An attempt refused because the claim lapsed comes back with the claim, filled in,
+        # so the worker need not retype their note.
+        try:
+            intake().claim(ref, _me())
+        except IntakeError as exc:
+            flash(exc.message, "error")
+            return _request_page(ref, status=exc.status, form=request.form)
+        flash("You have claimed this request again. Check the attempt below and record it.", "info")
+        return _request_page(ref, form=request.form)
     return _act(ref, lambda: intake().claim(ref, _me()), "You have claimed this request.")
 
 
@@ -145,14 +156,31 @@ def outcome(ref: str):
     try:
         cb = intake().record_outcome(ref, _me(), form.get("outcome", ""), form.get("note", ""))
     except IntakeError as exc:
-        flash(exc.message, "error")
-        return _request_page(ref, status=exc.status, form=form)
+        cb = _already_recorded(ref, form) if exc.status == 409 else None
+        if cb is None:
+            flash(exc.message, "error")
+            return _request_page(ref, status=exc.status, form=form)
     if cb["status"] == "closed":
         reason = outcomes.CLOSE_REASONS.get(cb.get("close_reason"), cb.get("close_reason"))
         flash(f"Request {ref} closed: {reason}.", "info")
         return redirect(url_for("intake.queue"), 303)
     flash(f"Attempt recorded. Next attempt: {_when(cb['next_attempt_at'])}.", "info")
     return redirect(url_for("intake.request_page", ref=ref), 303)
+
+
+def _already_recorded(ref: str, form) -> dict | None:
+    """The request, if this form's attempt is already saved exactly as sent: a double click or a
+    resent form must not read as a refusal (nor tempt the worker to record it twice)."""
+    n = form.get("attempt", "")
+    cb = intake().get(ref, _me(), action=None)
+    if not n.isdigit() or not 0 < int(n) <= len(cb["attempt_list"]):
+        return None
+    saved = cb["attempt_list"][int(n) - 1]
+    same = (saved["by"], saved["outcome"], saved["note"])
+    if same != (_me(), form.get("outcome", ""), form.get("note", "").strip()):
+        return None
+    cb["next_attempt_at"] = saved.get("next_attempt_at") or cb["next_attempt_at"]
+    return cb
 
 
 @bp.post("/callbacks/<ref>/connect")

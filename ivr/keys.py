@@ -51,6 +51,9 @@ TEMPLATES: dict[str, str] = {
     "users": "users",  # set: every username
     "login_failures": "login:failures:{kind}:{who}",  # counter of failed sign-ins (expires)
     "login_lock": "login:lock:{kind}:{who}",  # present while sign-ins are refused (expires)
+    # A signed-in staff session (ivr/auth.py): present while it may be used; sign-out deletes it,
+    # so a copied cookie dies with it. Value: username. Expires after the idle limit.
+    "staff_session": "staff_session:{sid}",
 }
 
 

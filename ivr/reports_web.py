@@ -50,6 +50,8 @@ def date_range() -> tuple[date, date]:
         )
     except ValueError:
         abort(400, "Dates must look like 2025-01-31.")
+    if end >= date.max:  # every range ends at the start of the day after `end`
+        abort(400, f"Dates must be before {date.max}.")
     if start > end:
         abort(400, "The start date must be on or before the end date.")
     if (end - start).days >= report.MAX_DAYS:
@@ -76,7 +78,7 @@ def _csv(rows, filename: str) -> Response:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([_inert(cell) for cell in row])
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -88,6 +90,14 @@ def _csv(rows, filename: str) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _inert(cell):
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's CSV
+    injection advice): call logs carry what the phone network passed on."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
 
 
 def _load(start: date, end: date) -> tuple[report.Totals, list[report.Table]]:

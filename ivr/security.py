@@ -38,6 +38,10 @@ def init_app(app: Flask, settings: Settings) -> None:
             response.headers.setdefault(name, value)
         if settings.is_production:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if not request.path.startswith("/static/"):
+            # Staff pages, CSVs and API answers hold numbers and screening answers: no copy
+            # may stay in a shared computer's browser cache or in a proxy.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     # HTTP errors and Redis being down are answered by the site's error pages (ivr/web.py: JSON

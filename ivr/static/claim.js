@@ -16,7 +16,7 @@
       var note = document.createElement("p");
       note.className = "flash flash-error";
       note.setAttribute("role", "alert");
-      note.textContent = "Your claim on this request has lapsed. Reload the page before recording an attempt.";
+      note.textContent = "Your claim on this request has lapsed. You can still press Record this attempt: if it cannot be saved, your note is kept and you can claim the request again.";
       panel.insertBefore(note, panel.firstChild);
     });
   }

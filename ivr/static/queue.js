@@ -24,7 +24,15 @@
         var holder = document.createElement("tbody");
         holder.innerHTML = html;
         var added = refs(holder).filter(function (ref) { return before.indexOf(ref) < 0; });
+        // Swapping the rows would drop keyboard focus to the top of the page: put it back on
+        // the same request's link (or the first row, if that request has left the queue).
+        var focused = document.activeElement;
+        var row = focused && body.contains(focused) ? focused.closest("tr[data-ref]") : null;
         body.innerHTML = html;
+        if (row) {
+          var again = body.querySelector('tr[data-ref="' + row.getAttribute("data-ref") + '"] a') || body.querySelector("a");
+          if (again) { again.focus(); }
+        }
         if (added.length) {
           news.textContent = added.length === 1 ? "1 new request arrived." : added.length + " new requests arrived.";
         }
