@@ -21,6 +21,7 @@ import hmac
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict, deque
 
 import redis
@@ -131,6 +132,7 @@ class Deliverer:
         self.store, self.journal, self.interval = store, journal, max(interval, 0.05)
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._last_look = float("-inf")
         self._start_lock = threading.Lock()
         self._stopped = threading.Event()
         # Files with a line the data keys cannot open (a key was dropped too soon): kept on disk
@@ -148,10 +150,23 @@ class Deliverer:
             self._thread.join(10)
         self.journal.seal_live_file()
 
+    def start_if_waiting(self) -> None:
+        """Start delivering if a journal file waits. Called after healthy webhook steps, so it
+        looks at the disk at most once per delivery interval, and not while already delivering."""
+        now = time.monotonic()
+        if now - self._last_look < self.interval or self._running_here():
+            return
+        self._last_look = now
+        if self.waiting():
+            self.ensure_running()
+
+    def _running_here(self) -> bool:
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and self._pid == os.getpid()
+
     def ensure_running(self) -> None:
         with self._start_lock:
-            alive = self._thread is not None and self._thread.is_alive()
-            if (alive and self._pid == os.getpid()) or self._stopped.is_set():
+            if self._running_here() or self._stopped.is_set():
                 return
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._loop, name="ivr-journal", daemon=True)
@@ -212,5 +227,4 @@ def after_healthy_step(extensions: dict) -> None:
             pool.top_up(extensions["ivr.store"])
     except redis.RedisError:
         return
-    if extensions["ivr.deliverer"].waiting():
-        extensions["ivr.deliverer"].ensure_running()
+    extensions["ivr.deliverer"].start_if_waiting()
