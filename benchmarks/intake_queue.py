@@ -10,41 +10,21 @@ and many threads racing to claim each request (one wins, the rest are told who h
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-import redis
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.private_redis import DURABLE, private_redis  # noqa: E402
 from ivr import create_app  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
 from ivr.intake import IntakeError, intake  # noqa: E402
 from ivr.users import create_user  # noqa: E402
 
 PASSWORD = "benchmark password"  # noqa: S105 (a throwaway account in a throwaway Redis)
-
-
-def start_redis(directory: str) -> tuple[subprocess.Popen, Path]:
-    sock = Path(directory) / "redis.sock"
-    server = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", "0", "--unixsocket", str(sock), "--save", "",
-         "--appendonly", "yes", "--appendfsync", "everysec", "--dir", directory],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):
-        try:
-            redis.Redis(unix_socket_path=str(sock)).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return server, sock
 
 
 def fill_queue(store, count: int) -> list[str]:
@@ -73,55 +53,48 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--claimers", type=int, default=16)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        server, sock = start_redis(directory)
-        try:
-            settings = load_settings(
-                environ={}, env="test", redis_url=f"unix://{sock}", secret_key="b" * 40
-            )
-            app = create_app(settings)
-            store = app.extensions["ivr.store"]
-            refs = fill_queue(store, args.requests)
-            create_user(store.redis, "bench", "intake", PASSWORD)
-            client = app.test_client()
-            client.get("/login")
-            with client.session_transaction() as session:
-                token = session["csrf_token"]
-            client.post("/login", data={"username": "bench", "password": PASSWORD,
-                                        "csrf_token": token})  # fmt: skip
-            page_times = []
-            for _ in range(30):
+    with private_redis(*DURABLE) as url:
+        settings = load_settings(environ={}, env="test", redis_url=url, secret_key="b" * 40)
+        app = create_app(settings)
+        store = app.extensions["ivr.store"]
+        refs = fill_queue(store, args.requests)
+        create_user(store.redis, "bench", "intake", PASSWORD)
+        client = app.test_client()
+        client.get("/login")
+        with client.session_transaction() as session:
+            token = session["csrf_token"]
+        client.post("/login", data={"username": "bench", "password": PASSWORD,
+                                    "csrf_token": token})  # fmt: skip
+        page_times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            assert client.get("/intake/").status_code == 200
+            page_times.append(time.perf_counter() - started)
+        claim_times: list[float] = []
+        with app.app_context():
+            service = intake()
+        for ref in refs[:100]:
+            barrier = threading.Barrier(args.claimers)
+            winners = []
+
+            def claim(name: str, ref: str = ref, barrier=barrier, winners=winners) -> None:
+                barrier.wait()
                 started = time.perf_counter()
-                assert client.get("/intake/").status_code == 200
-                page_times.append(time.perf_counter() - started)
-            claim_times: list[float] = []
-            with app.app_context():
-                service = intake()
-            for ref in refs[:100]:
-                barrier = threading.Barrier(args.claimers)
-                winners = []
+                try:
+                    service.claim(ref, name)
+                    winners.append(name)
+                except IntakeError:
+                    pass
+                claim_times.append(time.perf_counter() - started)
 
-                def claim(name: str, ref: str = ref, barrier=barrier, winners=winners) -> None:
-                    barrier.wait()
-                    started = time.perf_counter()
-                    try:
-                        service.claim(ref, name)
-                        winners.append(name)
-                    except IntakeError:
-                        pass
-                    claim_times.append(time.perf_counter() - started)
-
-                threads = [
-                    threading.Thread(target=claim, args=(f"w{n}",)) for n in range(args.claimers)
-                ]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-                assert len(winners) == 1, winners
-        finally:
-            server.terminate()
-            server.wait()
+            threads = [
+                threading.Thread(target=claim, args=(f"w{n}",)) for n in range(args.claimers)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(winners) == 1, winners
     print(f"open requests: {args.requests}")
     print(
         f"queue page: median {statistics.median(page_times) * 1000:.1f} ms, "

@@ -26,20 +26,16 @@ import argparse
 import json
 import random
 import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import redis
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.private_redis import private_redis  # noqa: E402
 from ivr import call_logs, create_app  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
 from ivr.demo import fill  # noqa: E402
@@ -47,21 +43,6 @@ from ivr.keys import key  # noqa: E402
 from ivr.users import create_user  # noqa: E402
 
 PASSWORD = "benchmark password 123"  # noqa: S105
-
-
-def start_redis(directory: str) -> tuple[subprocess.Popen, str]:
-    sock = Path(directory) / "redis.sock"
-    server = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", "0", "--unixsocket", str(sock), "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            if redis.Redis(unix_socket_path=str(sock)).ping():
-                break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return server, f"unix://{sock}"
 
 
 def seed_pool(client, sids: list[str]) -> list[tuple[dict, list[str], dict | None]]:
@@ -148,13 +129,8 @@ def main() -> None:
     parser.add_argument("--seed-calls", type=int, default=3000)
     parser.add_argument("--year-csv", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        server, url = start_redis(directory)
-        try:
-            run(url, args)
-        finally:
-            server.terminate()
-            server.wait(10)
+    with private_redis() as url:  # no persistence: the figures, not the disk, are measured
+        run(url, args)
 
 
 def run(url: str, args) -> None:

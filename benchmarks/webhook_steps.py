@@ -11,18 +11,14 @@ network time to Twilio is not included.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import redis
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.private_redis import DURABLE, private_redis  # noqa: E402
 from ivr import create_app  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
 from ivr.phone_sim import SimulatedCall, Transport  # noqa: E402
@@ -47,56 +43,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        sock = Path(directory) / "redis.sock"
-        server = subprocess.Popen(
-            [
-                shutil.which("redis-server"),
-                "--port",
-                "0",
-                "--unixsocket",
-                str(sock),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--dir",
-                directory,
-            ],
-            stdout=subprocess.DEVNULL,
+    with private_redis(*DURABLE) as url:
+        settings = load_settings(
+            environ={},
+            env="test",
+            redis_url=url,
+            twilio_auth_token=TOKEN,
+            secret_key="b" * 40,
+            opening_time="00:00",
+            closing_time="23:59",
         )
-        try:
-            for _ in range(100):
-                try:
-                    redis.Redis(unix_socket_path=str(sock)).ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            settings = load_settings(
-                environ={},
-                env="test",
-                redis_url=f"unix://{sock}",
-                twilio_auth_token=TOKEN,
-                secret_key="b" * 40,
-                opening_time="00:00",
-                closing_time="23:59",
-            )
-            app = create_app(settings)
-            transport = TimedTransport(app.test_client())
-            started = time.perf_counter()
-            for n in range(args.calls):
-                call = SimulatedCall(
-                    transport, "http://localhost", TOKEN, from_number=f"+4477009{n % 100000:05d}"
-                ).dial()
-                for keys in ("2", "3", "2", "2", "1", "1", "1", "1", "1", "1", "3", "*"):
-                    call.press(keys)
-                call.silence()
-            elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait()
+        app = create_app(settings)
+        transport = TimedTransport(app.test_client())
+        started = time.perf_counter()
+        for n in range(args.calls):
+            call = SimulatedCall(
+                transport, "http://localhost", TOKEN, from_number=f"+4477009{n % 100000:05d}"
+            ).dial()
+            for keys in ("2", "3", "2", "2", "1", "1", "1", "1", "1", "1", "3", "*"):
+                call.press(keys)
+            call.silence()
+        elapsed = time.perf_counter() - started
     timings = sorted(transport.timings)
     pct = lambda p: timings[min(len(timings) - 1, int(p * len(timings)))] * 1000  # noqa: E731
     print(f"calls: {args.calls}, webhook requests: {len(timings)}, wall time {elapsed:.1f} s")
