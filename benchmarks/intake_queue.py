@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.private_redis import DURABLE, private_redis  # noqa: E402
 from ivr import create_app  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
-from ivr.intake import IntakeError, intake  # noqa: E402
-from ivr.users import create_user  # noqa: E402
+from ivr.intake.service import IntakeError, intake  # noqa: E402
+from ivr.staff.users import create_user  # noqa: E402
 
 PASSWORD = "benchmark password"  # noqa: S105 (a throwaway account in a throwaway Redis)
 

@@ -36,11 +36,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.private_redis import private_redis  # noqa: E402
-from ivr import call_logs, create_app  # noqa: E402
+from ivr import create_app  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
-from ivr.demo import fill  # noqa: E402
-from ivr.keys import key  # noqa: E402
-from ivr.users import create_user  # noqa: E402
+from ivr.reports import call_logs  # noqa: E402
+from ivr.reports.demo import fill  # noqa: E402
+from ivr.staff.users import create_user  # noqa: E402
+from ivr.store.keys import key  # noqa: E402
 
 PASSWORD = "benchmark password 123"  # noqa: S105
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ivr import create_app  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
-from ivr.phone_sim import SimulatedCall  # noqa: E402
+from ivr.twilio_sim.phone import SimulatedCall  # noqa: E402
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport, RedisServer  # noqa: E402
 
 KEYS = ["1", "1", "1", "1", "1", "2", "0", "2", "2", "3", "2", "1", "1", "1", "0", "4"]
@@ -64,10 +64,10 @@ def main() -> None:
         finally:
             server.stop()
         with app.test_request_context():
-            from ivr import degraded
+            from ivr.outage import degraded
 
             engine = app.extensions["ivr.engine"]
-            from ivr.engine import utc_now
+            from ivr.line.engine import utc_now
 
             outcome = engine.start("CA" + "a" * 32, "+447700900123", utc_now())
             started = time.perf_counter()

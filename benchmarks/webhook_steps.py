@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.private_redis import DURABLE, private_redis  # noqa: E402
 from ivr import create_app  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
-from ivr.phone_sim import SimulatedCall, Transport  # noqa: E402
+from ivr.twilio_sim.phone import SimulatedCall, Transport  # noqa: E402
 
 TOKEN = "benchmark-token"  # noqa: S105 (a test signing key)
 

@@ -6,15 +6,15 @@ import logging
 
 from flask import Flask, jsonify
 
-from .config import Settings, load_settings
-from .crypto import DataKeys
-from .engine import Engine
-from .figures import Figures
-from .flow import load_flow
-from .hours import Hours
-from .journal import Journal
-from .recovery import Deliverer, ReferencePool
-from .store import Store, connect
+from ivr.config import Settings, load_settings
+from ivr.line.engine import Engine
+from ivr.line.flow import load_flow
+from ivr.line.hours import Hours
+from ivr.outage.journal import Journal
+from ivr.outage.recovery import Deliverer, ReferencePool
+from ivr.reports.figures import Figures
+from ivr.store.crypto import DataKeys
+from ivr.store.redis_store import Store, connect
 
 __all__ = ["create_app"]
 
@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     if journal.files():  # requests left by an earlier or crashed process: deliver them
         app.extensions["ivr.deliverer"].ensure_running()
 
-    from . import api, security, voice, web
+    from ivr.api import routes as api
+    from ivr.line import voice
+    from ivr.staff import security, web
 
     security.init_app(app, settings)
 

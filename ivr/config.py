@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from . import phone
+from ivr.line import phone
 
 ROOT = Path(__file__).resolve().parent.parent
 

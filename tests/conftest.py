@@ -16,7 +16,7 @@ import redis
 
 from ivr import create_app
 from ivr.config import load_settings
-from ivr.phone_sim import SimulatedCall, Transport
+from ivr.twilio_sim.phone import SimulatedCall, Transport
 
 # The `ivr` command reads a developer's .local/env only when IVR_ENV is unset; tests never want it.
 os.environ["IVR_ENV"] = "test"
@@ -232,7 +232,7 @@ def csrf_from(html: str) -> str:
 def signed_in(app):
     """signed_in(client, role="intake", username=None) -> username: creates an account with the
     app's own code and signs in through the real /login form (with its CSRF token)."""
-    from ivr.users import create_user
+    from ivr.staff.users import create_user
 
     counter = iter(range(1, 1000))
 

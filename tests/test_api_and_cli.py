@@ -6,7 +6,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from ivr.cli import main
-from ivr.keys import key
+from ivr.store.keys import key
 
 
 def ivr(redis_url: str, *args: str, input: str | None = None):

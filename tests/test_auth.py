@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from conftest import STAFF_PASSWORD, csrf_from
 
 from ivr import create_app
-from ivr.auth import role_required
 from ivr.cli import main as cli
-from ivr.users import create_user, set_disabled, set_password
+from ivr.staff.auth import role_required
+from ivr.staff.users import create_user, set_disabled, set_password
 
 
 @pytest.fixture

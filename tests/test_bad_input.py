@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from ivr.engine import Turn
+from ivr.line.engine import Turn
 from tests.conftest import AUTH_TOKEN, BASE_URL
 
 SIDS = ["CA" + "c" * 32, "CA" + "d" * 32]

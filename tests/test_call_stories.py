@@ -6,7 +6,7 @@ from __future__ import annotations
 from conftest import phone_for
 from twilio.request_validator import RequestValidator
 
-from ivr.keys import key
+from ivr.store.keys import key
 
 
 def only_callback(store) -> dict:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from ivr.cli import main
 from ivr.config import ROOT
-from ivr.flow import FlowError, load_flow, parse_flow
+from ivr.line.flow import FlowError, load_flow, parse_flow
 
 FLOW_FILE = ROOT / "call_flows" / "ipt_line.yaml"
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.config import load_settings
-from ivr.hours import Hours
+from ivr.line.hours import Hours
 
 LONDON = ZoneInfo("Europe/London")
 hours = Hours.from_settings(load_settings(environ={}))

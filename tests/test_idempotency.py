@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import RequestValidator
 
-from ivr.keys import key
+from ivr.store.keys import key
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 
 
@@ -110,7 +110,7 @@ def test_calls_that_never_got_a_status_are_closed_by_the_sweep(phone, store):
     import time
     from datetime import UTC, datetime
 
-    from ivr.calls import sweep_unclosed
+    from ivr.line.calls import sweep_unclosed
 
     lost = phone()
     lost.press("3").press("1").press("1").press("3")  # Twilio's status callback never comes
@@ -143,6 +143,6 @@ def test_a_redeploy_mid_call_carries_on_in_the_new_process(app, open_hours, stor
 
 
 def _dial(app):
-    from ivr.phone_sim import SimulatedCall
+    from ivr.twilio_sim.phone import SimulatedCall
 
     return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()

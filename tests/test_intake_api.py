@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.tokens import create_token
+from ivr.api.tokens import create_token
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from conftest import SCREENED_URGENT_KEYS, STAFF_PASSWORD
 from playwright.sync_api import expect
 
 from ivr import create_app
-from ivr.users import create_user
+from ivr.staff.users import create_user
 
 # Hears what IPT is and the four difficulties, back to the menu (0), then the screening.
 LISTENED_THEN_SCREENED = ["1", "1", "0", *SCREENED_URGENT_KEYS]

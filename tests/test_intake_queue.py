@@ -11,10 +11,10 @@ from datetime import date, datetime
 import pytest
 from conftest import SCREENED_URGENT_KEYS
 
-from ivr.hours import Hours
-from ivr.intake import Intake, IntakeError
-from ivr.outcomes import OUTCOMES, next_attempt_time, plan
-from ivr.queue import STATUSES
+from ivr.intake.outcomes import OUTCOMES, next_attempt_time, plan
+from ivr.intake.queue import STATUSES
+from ivr.intake.service import Intake, IntakeError
+from ivr.line.hours import Hours
 
 
 @pytest.fixture

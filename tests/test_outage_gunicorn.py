@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.phone_sim import HttpTransport, SimulatedCall
+from ivr.twilio_sim.phone import HttpTransport, SimulatedCall
 from tests.conftest import AUTH_TOKEN
 from tests.test_redis_outage import _ref, wait_for
 

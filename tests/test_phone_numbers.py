@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivr import phone
+from ivr.line import phone
 
 
 @pytest.mark.parametrize(

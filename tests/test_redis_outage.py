@@ -16,8 +16,8 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
-from ivr.phone_sim import SimulatedCall
-from ivr.recovery import deliver_record
+from ivr.outage.recovery import deliver_record
+from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 
 
@@ -178,7 +178,7 @@ def test_journal_of_a_dead_process_is_delivered_by_a_new_one(
         from dataclasses import replace
         from ivr import create_app
         from ivr.config import load_settings
-        from ivr.phone_sim import SimulatedCall
+        from ivr.twilio_sim.phone import SimulatedCall
         from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
         settings = load_settings(environ={{}}, env="test", redis_url={outage.url!r},
             twilio_auth_token=AUTH_TOKEN, secret_key="x" * 40,

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
-from ivr import report
 from ivr.cli import main
-from ivr.keys import key
-from ivr.recount import rebuild
-from ivr.retention import housekeeping, purge
+from ivr.reports import tables as report
+from ivr.reports.recount import rebuild
+from ivr.reports.retention import housekeeping, purge
+from ivr.store.keys import key
 
 NUMBERS = ["+447700900111", "+447700900222", "+447700900333", "+447700900444", "+447700900555"]
 
@@ -124,7 +124,7 @@ def test_intake_times_are_counted_when_the_team_acts(app, phone, redis_client):
 
 
 def test_intake_service_actions_count_each_stage_once(app, phone, redis_client):
-    from ivr.intake import Intake
+    from ivr.intake.service import Intake
 
     store = app.extensions["ivr.store"]
     engine = app.extensions["ivr.engine"]
@@ -162,7 +162,7 @@ def test_intake_service_actions_count_each_stage_once(app, phone, redis_client):
 
 
 def test_live_counters_equal_the_recount_from_raw_events(app, phone, redis_client, redis_server):
-    from ivr.demo import fill
+    from ivr.reports.demo import fill
 
     place_six_calls(phone)
     fill(app.extensions["ivr.engine"], app.extensions["ivr.store"], 150, weeks=3, seed=7)
@@ -192,7 +192,7 @@ def test_purge_removes_personal_data_and_keeps_the_figures(app, phone, redis_cli
     calls = place_six_calls(phone)
     sid = calls["screened"].call_sid
     # The intake team closes the callback request; 91 days on it is old enough to go.
-    from ivr.intake import Intake
+    from ivr.intake.service import Intake
 
     engine = app.extensions["ivr.engine"]
     team = Intake(store, engine.settings, engine.hours)

@@ -11,7 +11,7 @@ from conftest import STAFF_PASSWORD
 from test_api_and_cli import make_token
 from test_report_figures import NUMBERS, place_six_calls
 
-from ivr.demo import fill
+from ivr.reports.demo import fill
 
 KEYED = "07700900999"  # keyed in by a caller who withheld their number
 
@@ -126,7 +126,7 @@ def test_reports_refuse_other_roles_and_bad_input(app, client, signed_in, redis_
 def test_figures_page_draws_charts_in_a_real_browser(
     app, live_server, page, signed_in, screenshot_dir
 ):
-    from ivr.users import create_user
+    from ivr.staff.users import create_user
 
     fill(app.extensions["ivr.engine"], app.extensions["ivr.store"], 400, weeks=4, seed=11)
     create_user(app.extensions["ivr.store"].redis, "manager1", "manager", STAFF_PASSWORD)
@@ -152,7 +152,7 @@ def test_figures_page_draws_charts_in_a_real_browser(
 
 
 def test_exports_walk_a_range_in_chunks_without_gaps_or_repeats(redis_client):
-    from ivr.call_logs import ranked_chunks
+    from ivr.reports.call_logs import ranked_chunks
 
     redis_client.zadd("ivr:test:index", {f"CA{n}": 100 + n // 2 for n in range(11)})
     chunks = list(ranked_chunks(redis_client, "ivr:test:index", 101, 105, size=2))

@@ -10,8 +10,8 @@ from cryptography.fernet import Fernet
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
+from ivr.api.tokens import create_token, revoke_tokens
 from ivr.config import ConfigError, load_settings
-from ivr.tokens import create_token, revoke_tokens
 from tests.conftest import AUTH_TOKEN
 
 PUBLIC = "https://ipt.example.nhs.uk"
@@ -183,7 +183,7 @@ def test_api_with_redis_down_is_a_clear_503(client, redis_client, redis_server):
 @pytest.fixture
 def limited(open_hours, redis_client):
     app = create_app(replace(open_hours, calls_per_minute=3, callbacks_per_day=2))
-    from ivr.phone_sim import SimulatedCall
+    from ivr.twilio_sim.phone import SimulatedCall
     from tests.conftest import BASE_URL, FlaskTransport
 
     yield lambda **kw: SimulatedCall(

@@ -14,8 +14,8 @@ from conftest import STAFF_PASSWORD, csrf_from
 from playwright.sync_api import expect
 
 from ivr import create_app
-from ivr.keys import key
-from ivr.users import create_user
+from ivr.staff.users import create_user
+from ivr.store.keys import key
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_pages_with_personal_data_are_never_cached(client, signed_in, request_ca
 
 
 def test_api_answers_are_never_cached(client, app, request_callback):
-    from ivr.tokens import create_token
+    from ivr.api.tokens import create_token
 
     ref = request_callback()
     token = create_token(app.extensions["ivr.store"].redis, "records")
@@ -159,7 +159,7 @@ def test_an_outcome_sent_after_the_claim_lapsed_keeps_the_note_for_a_second_try(
 def test_a_doctored_page_cursor_is_a_400_not_a_database_outage(
     client, app, signed_in, request_callback, cursor
 ):
-    from ivr.tokens import create_token
+    from ivr.api.tokens import create_token
 
     request_callback()
     auth = {"Authorization": f"Bearer {create_token(app.extensions['ivr.store'].redis, 'x')}"}
@@ -174,7 +174,7 @@ def test_a_doctored_page_cursor_is_a_400_not_a_database_outage(
 
 
 def test_dates_at_the_end_of_the_calendar_are_a_400_not_a_crash(client, app, signed_in):
-    from ivr.tokens import create_token
+    from ivr.api.tokens import create_token
 
     auth = {"Authorization": f"Bearer {create_token(app.extensions['ivr.store'].redis, 'x')}"}
     response = client.get("/api/v1/calls?end=9999-12-31", headers=auth)
@@ -188,7 +188,7 @@ def test_dates_at_the_end_of_the_calendar_are_a_400_not_a_crash(client, app, sig
 
 
 def test_the_bearer_scheme_is_case_insensitive(client, app):
-    from ivr.tokens import create_token
+    from ivr.api.tokens import create_token
 
     token = create_token(app.extensions["ivr.store"].redis, "records")
     response = client.get("/api/v1/calls", headers={"Authorization": f"bearer {token}"})
@@ -216,7 +216,7 @@ def test_an_attempt_sent_twice_by_a_double_click_is_recorded_once_and_not_refuse
 def test_an_api_outcome_with_a_misspelt_field_is_refused_not_saved_without_its_note(
     client, app, request_callback, redis_client
 ):
-    from ivr.tokens import create_token
+    from ivr.api.tokens import create_token
 
     ref = request_callback()
     auth = {"Authorization": f"Bearer {create_token(app.extensions['ivr.store'].redis, 'epr')}"}

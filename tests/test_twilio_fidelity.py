@@ -11,7 +11,7 @@ from conftest import AUTH_TOKEN, BASE_URL
 
 from ivr import create_app
 from ivr.config import ConfigError, load_settings
-from ivr.phone_sim import SimulatedCall, Transport
+from ivr.twilio_sim.phone import SimulatedCall, Transport
 
 
 def risk_yes_then_put_through(call):

@@ -1,0 +1,38 @@
+"""The `ivr` console script: one module per command group; this module only gathers them.
+
+Imports run one way: each group module imports `ivr.cli.common` and the areas it drives, and this
+module imports the groups. No group imports another.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ivr.cli import call, callbacks, flows, privacy, reports, tokens, users
+from ivr.cli.common import load_local_env
+
+
+@click.group()
+def main() -> None:
+    """The IPT referral line's command line."""
+    load_local_env()
+
+
+for _command in (
+    tokens.api_token,
+    users.users,
+    callbacks.callbacks,
+    flows.flows,
+    call.call,
+    privacy.journal,
+    privacy.keys_group,
+    privacy.subject_export,
+    privacy.subject_erase,
+    reports.reports,
+    reports.purge,
+    reports.demo,
+):
+    main.add_command(_command)
+
+if __name__ == "__main__":
+    main()

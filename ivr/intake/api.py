@@ -1,0 +1,79 @@
+"""The intake actions in the JSON API (bearer tokens), for clinical record systems:
+GET /api/v1/callbacks/<id>, POST .../claim, .../release and .../outcome.
+
+Same service layer as the pages; the acting party is recorded as "api:<token name>".
+Outcome takes JSON {"outcome": ..., "note": ...} (or the same as form fields).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ivr.api.routes import scope_required, token_required
+from ivr.intake.service import IntakeError, intake
+
+bp = Blueprint("intake_api", __name__, url_prefix="/api/v1")
+
+# Fields not sent over the API: lease bookkeeping is internal; the rest is the request itself.
+_INTERNAL = {"is_update", "age_seconds", "phone_masked", "preferred_label"}
+
+
+@bp.errorhandler(HTTPException)
+def _json_error(exc: HTTPException):
+    return jsonify(error=exc.name, message=exc.description), exc.code
+
+
+@bp.errorhandler(IntakeError)
+def _intake_error(exc: IntakeError):
+    return jsonify(error="refused", message=exc.message, **exc.details), exc.status
+
+
+def _actor() -> str:
+    return f"api:{g.api_client}"
+
+
+def _public(cb: dict) -> dict:
+    out = {k: v for k, v in cb.items() if k not in _INTERNAL}
+    out["attempts_list"] = out.pop("attempt_list", [])
+    return out
+
+
+@bp.get("/callbacks/<ref>")
+@token_required
+@scope_required("callbacks:read")
+def get_callback(ref: str):
+    return jsonify(callback=_public(intake().get(ref, _actor())))
+
+
+@bp.post("/callbacks/<ref>/claim")
+@token_required
+@scope_required("callbacks:write")
+def claim(ref: str):
+    return jsonify(callback=_public(intake().claim(ref, _actor())))
+
+
+@bp.post("/callbacks/<ref>/release")
+@token_required
+@scope_required("callbacks:write")
+def release(ref: str):
+    return jsonify(callback=_public(intake().release(ref, _actor())))
+
+
+@bp.post("/callbacks/<ref>/outcome")
+@token_required
+@scope_required("callbacks:write")
+def outcome(ref: str):
+    body = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(body, dict) and not hasattr(body, "get"):
+        return jsonify(error="Bad Request", message="Send a JSON object."), 400
+    unknown = sorted(set(body) - {"outcome", "note"})
+    if unknown:  # a misspelt "note" must not record the attempt without it
+        names = ", ".join(unknown)[:200]
+        message = f"Unknown field(s): {names}. Send outcome and, optionally, note."
+        return jsonify(error="Bad Request", message=message), 400
+    note = body.get("note") or ""
+    if not isinstance(note, str) or not isinstance(body.get("outcome", ""), str):
+        return jsonify(error="Bad Request", message="outcome and note must be strings."), 400
+    cb = intake().record_outcome(ref, _actor(), body.get("outcome") or "", note)
+    return jsonify(callback=_public(cb))

@@ -1,0 +1,161 @@
+"""What an attempt to call back can end in, what happens next, and how requests read to staff.
+
+Pure functions (no Redis): the outcomes and their rules, when the next attempt falls (the caller's
+preferred window on the next working day, skipping weekends and UK bank holidays), whether a
+request is overdue, and the words staff see for a caller's keypad answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from ivr.line.hours import Hours
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    label: str
+    closes: bool  # True: the request is finished; False: try again later
+    reached: bool  # the caller was spoken to
+    needs_voicemail_consent: bool = False
+
+
+OUTCOMES = {
+    o.name: o
+    for o in (
+        Outcome("reached_booked", "Reached: assessment booked", closes=True, reached=True),
+        Outcome(
+            "reached_not_suitable", "Reached: not suitable, signposted", closes=True, reached=True
+        ),
+        Outcome("reached_declined", "Reached: declined", closes=True, reached=True),
+        Outcome("no_answer", "No answer", closes=False, reached=False),
+        Outcome(
+            "voicemail_left",
+            "Voicemail left",
+            closes=False,
+            reached=False,
+            needs_voicemail_consent=True,
+        ),
+        Outcome("wrong_number", "Wrong number", closes=True, reached=False),
+    )
+}
+
+CLOSE_REASONS = {
+    "reached_booked": "Assessment booked",
+    "reached_not_suitable": "Not suitable, signposted",
+    "reached_declined": "Declined",
+    "wrong_number": "Wrong number",
+    "unreachable": "Unreachable after the maximum number of attempts",
+}
+
+# When each preferred time starts, local time. "any" starts when the team opens.
+WINDOW_STARTS = {"morning": time(9, 0), "afternoon": time(12, 0)}
+PREFERRED_LABELS = {
+    "morning": "Morning (9am to 12 noon)",
+    "afternoon": "Afternoon (12 noon to 5pm)",
+    "any": "Any time",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    status: str  # "closed" or "scheduled"
+    next_attempt_at: float | None
+    close_reason: str
+
+
+def offered_outcomes(voicemail_ok: bool) -> list[Outcome]:
+    """The outcomes a worker may record: voicemail only where the caller said it was OK."""
+    return [o for o in OUTCOMES.values() if voicemail_ok or not o.needs_voicemail_consent]
+
+
+def next_attempt_time(now: datetime, preferred: str, hours: Hours) -> datetime:
+    """The start of the caller's preferred window on the next working day."""
+    local = now.astimezone(hours.tz)
+    day: date = local.date() + timedelta(days=1)
+    while not hours.is_working_day(day):
+        day += timedelta(days=1)
+    start = WINDOW_STARTS.get(preferred, hours.opens)
+    return datetime.combine(day, start, tzinfo=hours.tz)
+
+
+def plan(
+    outcome: Outcome, attempts_before: int, preferred: str, now: datetime, hours: Hours, limit: int
+) -> Plan:
+    """What recording `outcome` as attempt number attempts_before + 1 does to the request."""
+    if outcome.closes:
+        return Plan("closed", None, outcome.name)
+    if attempts_before + 1 >= limit:
+        return Plan("closed", None, "unreachable")
+    return Plan("scheduled", next_attempt_time(now, preferred, hours).timestamp(), "")
+
+
+def target_time(created_at: float, hours: Hours, working_days: int) -> datetime:
+    return hours.add_working_days(datetime.fromtimestamp(created_at, hours.tz), working_days)
+
+
+def is_overdue(callback: dict, now: datetime, hours: Hours, working_days: int) -> bool:
+    if callback.get("status") == "closed" or not callback.get("created_at"):
+        return False
+    return now > target_time(float(callback["created_at"]), hours, working_days)
+
+
+# --- how a caller's keypad answers read to staff ------------------------------------------
+PHQ_ITEM_LABELS = {
+    0: "Not at all",
+    1: "Several days",
+    2: "More than half the days",
+    3: "Nearly every day",
+}
+ANSWER_LABELS = {
+    "risk": {
+        "yes": "Yes: thoughts of self-harm or ending their life",
+        "no": "No",
+        "prefer_not_to_say": "Preferred not to say",
+    },
+    "difficulty": {
+        "disputes": "Disputes or conflict with someone close",
+        "life_change": "A big life change",
+        "grief": "Grief or loss",
+        "relationships": "Starting or keeping relationships",
+        "not_sure": "Not sure",
+    },
+    "mood_pattern": {
+        "episodes": "Comes in episodes",
+        "constant": "Low most of the time",
+        "not_sure": "Not sure",
+    },
+    "sessions_possible": {"yes": "Yes", "no": "No", "not_sure": "Not sure"},
+}
+TOPIC_LABELS = {
+    "what_it_is": "What IPT is",
+    "four_difficulties": "The four kinds of difficulty",
+    "who_it_is_for": "Who it is for",
+    "what_it_involves": "What it involves",
+    "what_it_asks": "What it asks of you",
+    "how_to_be_referred": "How to be referred",
+}
+
+
+def phq_item(value) -> str:
+    if value == "skipped":
+        return "Skipped"
+    if value is None:
+        return "Not asked"
+    return f"{PHQ_ITEM_LABELS.get(value, value)} ({value})"
+
+
+def phq2_meaning(total: int | None) -> str:
+    if total is None:
+        return "Not scored (screening skipped or incomplete)"
+    if total >= 3:
+        return f"{total} of 6: suggests likely depression; screening only, not a diagnosis"
+    return f"{total} of 6: below the usual threshold of 3; screening only"
+
+
+def answer(name: str, value) -> str:
+    if value is None:
+        return "Not asked"
+    return ANSWER_LABELS.get(name, {}).get(value, str(value))

@@ -1,0 +1,217 @@
+"""The intake worker's pages: the callback queue and one request (claim, call, record, export)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from ivr.intake import audit, call_connect, outcomes
+from ivr.intake.queue import STATUSES
+from ivr.intake.service import IntakeError, intake
+from ivr.intake.summary import age, summary_text, when
+from ivr.line.phone import national
+from ivr.staff import users
+from ivr.staff.auth import BACKGROUND_HEADER, current_user, role_required
+
+bp = Blueprint("intake", __name__, url_prefix="/intake")
+
+
+def _me() -> str:
+    return current_user()["username"]
+
+
+def _filters() -> tuple[str | None, str]:
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        abort(400, f"Status must be one of {', '.join(STATUSES)}.")
+    return status, request.args.get("q", "")[:20]
+
+
+@bp.app_template_filter("when")
+def _when(epoch):
+    return when(epoch, intake().hours.tz)
+
+
+@bp.app_template_filter("national")
+def _national(number):
+    """07700 900123: the national form, spaced as people read it."""
+    digits = national(number or "")
+    return f"{digits[:5]} {digits[5:]}" if len(digits) == 11 else digits
+
+
+@bp.app_template_filter("age")
+def _age(seconds):
+    return age(seconds)
+
+
+@bp.get("/", endpoint="queue")
+@role_required("intake")
+def queue_page():
+    status, search = _filters()
+    rows = intake().queue(status, search)
+    return render_template(
+        "intake/queue.html",
+        rows=rows,
+        status=status,
+        search=search,
+        statuses=STATUSES,
+        poll_seconds=current_app.config["SETTINGS"].queue_poll_seconds,
+        title="Callback queue",
+    )
+
+
+@bp.get("/queue/rows")
+@role_required("intake")
+def queue_rows():
+    """The queue table's rows alone, which the page's script polls for new requests."""
+    status, search = _filters()
+    return render_template("intake/rows.html", rows=intake().queue(status, search))
+
+
+def _request_page(ref: str, status: int = 200, **extra):
+    try:
+        cb = intake().get(ref, _me())
+    except IntakeError as exc:
+        abort(exc.status, exc.message)
+    me = users.get_user(intake().redis, _me()) or {}
+    return render_template(
+        "intake/request.html",
+        cb=cb,
+        me=_me(),
+        my_phone=me.get("phone", ""),
+        offered=outcomes.offered_outcomes(bool(cb.get("voicemail_ok"))),
+        outcome_labels={o.name: o.label for o in outcomes.OUTCOMES.values()},
+        close_reasons=outcomes.CLOSE_REASONS,
+        phq_item=outcomes.phq_item,
+        phq2_meaning=outcomes.phq2_meaning,
+        answer=outcomes.answer,
+        topics=outcomes.TOPIC_LABELS,
+        can_connect=call_connect.configured(current_app.config["SETTINGS"]),
+        renew_seconds=current_app.config["SETTINGS"].claim_lease_minutes * 20,  # a third
+        title=f"Request {ref}",
+        **extra,
+    ), status
+
+
+@bp.get("/callbacks/<ref>")
+@role_required("intake")
+def request_page(ref: str):
+    return _request_page(ref)
+
+
+def _act(ref: str, action, done: str):
+    try:
+        action()
+    except IntakeError as exc:
+        flash(exc.message, "error")
+        return _request_page(ref, status=exc.status, form=request.form)
+    flash(done, "info")
+    return redirect(url_for("intake.request_page", ref=ref), 303)
+
+
+@bp.post("/callbacks/<ref>/claim")
+@role_required("intake")
+def claim(ref: str):
+    if request.headers.get(BACKGROUND_HEADER):
+        # The open request page renewing its claim: no page, no flash; 409 if it was lost.
+        try:
+            intake().claim(ref, _me())
+        except IntakeError as exc:
+            return exc.message, exc.status
+        return "", 204
+    carried = request.form.get("outcome") or request.form.get("note")
+    if carried:
+        # An attempt refused because the claim lapsed comes back with the claim, filled in,
+        # so the worker need not retype their note.
+        try:
+            intake().claim(ref, _me())
+        except IntakeError as exc:
+            flash(exc.message, "error")
+            return _request_page(ref, status=exc.status, form=request.form)
+        flash("You have claimed this request again. Check the attempt below and record it.", "info")
+        return _request_page(ref, form=request.form)
+    return _act(ref, lambda: intake().claim(ref, _me()), "You have claimed this request.")
+
+
+@bp.post("/callbacks/<ref>/release")
+@role_required("intake")
+def release(ref: str):
+    return _act(ref, lambda: intake().release(ref, _me()), "Released: it is back in the queue.")
+
+
+@bp.post("/callbacks/<ref>/outcome")
+@role_required("intake")
+def outcome(ref: str):
+    form = request.form
+    try:
+        cb = intake().record_outcome(ref, _me(), form.get("outcome", ""), form.get("note", ""))
+    except IntakeError as exc:
+        cb = _already_recorded(ref, form) if exc.status == 409 else None
+        if cb is None:
+            flash(exc.message, "error")
+            return _request_page(ref, status=exc.status, form=form)
+    if cb["status"] == "closed":
+        reason = outcomes.CLOSE_REASONS.get(cb.get("close_reason"), cb.get("close_reason"))
+        flash(f"Request {ref} closed: {reason}.", "info")
+        return redirect(url_for("intake.queue"), 303)
+    flash(f"Attempt recorded. Next attempt: {_when(cb['next_attempt_at'])}.", "info")
+    return redirect(url_for("intake.request_page", ref=ref), 303)
+
+
+def _already_recorded(ref: str, form) -> dict | None:
+    """The request, if this form's attempt is already saved exactly as sent: a double click or a
+    resent form must not read as a refusal (nor tempt the worker to record it twice)."""
+    n = form.get("attempt", "")
+    cb = intake().get(ref, _me(), action=None)
+    if not n.isdigit() or not 0 < int(n) <= len(cb["attempt_list"]):
+        return None
+    saved = cb["attempt_list"][int(n) - 1]
+    same = (saved["by"], saved["outcome"], saved["note"])
+    if same != (_me(), form.get("outcome", ""), form.get("note", "").strip()):
+        return None
+    cb["next_attempt_at"] = saved.get("next_attempt_at") or cb["next_attempt_at"]
+    return cb
+
+
+@bp.post("/callbacks/<ref>/connect")
+@role_required("intake")
+def call_me(ref: str):
+    service, settings = intake(), current_app.config["SETTINGS"]
+    try:
+        cb = service.get(ref, _me(), action=None)
+        if cb.get("status") != "claimed" or cb.get("claimed_by") != _me():
+            raise IntakeError(409, "Claim this request before calling.")
+        phone = call_connect.worker_number(request.form.get("worker_phone", ""))
+        call_connect.ring_worker(settings, service.redis, ref, phone, request.url_root)
+    except IntakeError as exc:
+        flash(exc.message, "error")
+        return _request_page(ref, status=exc.status, form=request.form)
+    except call_connect.ConnectError as exc:
+        flash(str(exc), "error")
+        return _request_page(ref, status=400, form=request.form)
+    users.set_phone(service.redis, _me(), phone)
+    audit.record(service.redis, ref, time.time(), _me(), "connect", "rang the worker's phone")
+    flash("Your phone will ring now. Answer it and you will be put through.", "info")
+    return redirect(url_for("intake.request_page", ref=ref), 303)
+
+
+@bp.get("/callbacks/<ref>/summary.txt")
+@role_required("intake")
+def summary(ref: str):
+    try:
+        cb = intake().get(ref, _me(), action="exported")
+    except IntakeError as exc:
+        abort(exc.status, exc.message)
+    text = summary_text(cb, intake().hours.tz)
+    return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})

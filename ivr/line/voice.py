@@ -1,0 +1,197 @@
+"""Twilio's voice webhooks: /voice/incoming, /voice/step, /voice/status and /voice/fallback.
+
+A webhook's way through: signature check -> load the call's state -> the engine decides ->
+one MULTI/EXEC saves state, events and any callback -> TwiML. Whatever arrives, the caller gets
+valid TwiML: junk and out-of-order steps hear the current prompt again, retries hear the answer
+already given, and a fault anywhere falls back to the safety message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import redis
+from flask import Blueprint, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.line import calls, limits
+from ivr.line.engine import Engine, Outcome, Turn, utc_now
+from ivr.line.signature import twilio_only
+from ivr.outage import degraded, recovery
+from ivr.store.redis_store import CallState, StepConflict, Store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+
+def _twiml(response: VoiceResponse | str) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
+def _store() -> Store:
+    return current_app.extensions["ivr.store"]
+
+
+def _engine() -> Engine:
+    return current_app.extensions["ivr.engine"]
+
+
+def now():
+    """The current time; tests set app.extensions["ivr.clock"] to call at a chosen moment."""
+    return current_app.extensions.get("ivr.clock", utc_now)()
+
+
+def fallback_twiml() -> VoiceResponse:
+    """The safe answer that needs nothing but this process: crisis numbers, then goodbye."""
+    settings = current_app.config["SETTINGS"]
+    response = VoiceResponse()
+    for line in current_app.extensions["ivr.flow"].phrases["fallback"]:
+        response.say(line, voice=settings.voice, language=settings.language)
+    response.hangup()
+    return response
+
+
+def _call_sid() -> str | None:
+    sid = request.form.get("CallSid", "")
+    return sid if CALL_SID.match(sid) else None
+
+
+@bp.post("/incoming")
+@twilio_only
+def incoming():
+    sid = _call_sid()
+    if sid is None:
+        return _twiml(fallback_twiml())
+    return _answer(sid, turn=None)
+
+
+@bp.post("/step")
+@twilio_only
+def step():
+    sid = _call_sid()
+    if sid is None:
+        return _twiml(fallback_twiml())
+    if request.args.get("dial"):
+        turn = Turn("dial_done", dial_status=request.form.get("DialCallStatus", ""))
+    elif request.args.get("silence") or "Digits" not in request.form:
+        turn = Turn("silence")
+    else:
+        turn = Turn("digits", digits=request.form.get("Digits", "")[:32])
+    return _answer(sid, turn)
+
+
+def _answer(sid: str, turn: Turn | None) -> Response:
+    if request.args.get("offline"):  # this call already runs without Redis (ivr/degraded.py)
+        return _without_redis(sid, turn)
+    try:
+        for _ in range(3):  # a conflict means a retry of this step saved first; look again
+            try:
+                twiml = _take_step(sid, turn)
+                recovery.after_healthy_step(current_app.extensions)
+                return _twiml(twiml)
+            except StepConflict:
+                continue
+    except redis.RedisError as exc:
+        log.error("redis unavailable during a call step", extra={"error": type(exc).__name__})
+        return _without_redis(sid, turn)
+    except Exception:  # never a 5xx to a caller: log it and play the safe message
+        log.exception("error during a call step")
+    return _twiml(fallback_twiml())
+
+
+def _without_redis(sid: str, turn: Turn | None) -> Response:
+    try:
+        return _twiml(degraded.answer(sid, turn))
+    except Exception:  # the journal disk failed too: the safe message, never dead air
+        log.exception("error during a call step without redis")
+        return _twiml(fallback_twiml())
+
+
+def _take_step(sid: str, turn: Turn | None) -> str:
+    store, engine, moment = _store(), _engine(), now()
+    state = store.load_call(sid)
+    asked_step = _int(request.args.get("s"))
+    asked_node = request.args.get("n", "")
+    if turn is None:  # /voice/incoming
+        if state.exists:  # Twilio retried the first request: same answer again
+            return state.twiml or degraded.with_state(
+                engine.render_again(sid, state.data, state.node, state.step, moment),
+                sid,
+                state.step,
+            )
+        outcome = engine.start(
+            sid, request.form.get("From", ""), moment, request.form.get("To", "")
+        )
+        if limits.too_many_calls(
+            store, request.form.get("From", ""), sid, engine.settings.calls_per_minute, moment
+        ):
+            outcome = limits.refusal(engine, outcome, "too_many_calls", moment)
+    elif not state.exists:
+        # The state expired or was lost mid-call: carry on from where the caller is.
+        outcome = engine.handle(
+            sid,
+            engine.fresh_data(request.form.get("From", ""), moment, request.form.get("To", "")),
+            asked_node,
+            step=1,
+            turn=turn,
+            moment=moment,
+        )
+        outcome.events.insert(0, {"t": moment.timestamp(), "type": "state_lost"})
+    elif asked_step == state.step - 1 and state.twiml:
+        return state.twiml  # Twilio retried a step we already answered
+    elif asked_step != state.step:
+        # Out of order or junk: say the current prompt again, change nothing.
+        again = engine.render_again(sid, state.data, state.node, state.step, moment)
+        return degraded.with_state(again, sid, state.step)
+    else:
+        outcome = engine.handle(sid, state.data, state.node, state.step + 1, turn, moment)
+    # The daily limit is against robot diallers; it never turns away a caller at risk.
+    callback = outcome.callback or {}
+    if callback and not callback.get("is_update") and not callback.get("urgent"):
+        limit = engine.settings.callbacks_per_day
+        if limits.too_many_callbacks(store, request.form.get("From", ""), sid, limit, moment):
+            outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)
+    return _save(store, state, outcome)
+
+
+def _save(store: Store, state: CallState, outcome: Outcome) -> str:
+    twiml = degraded.with_state(outcome, state.sid, state.step + 1)
+    after = CallState(
+        sid=state.sid,
+        step=state.step + 1,
+        node=outcome.node,
+        data=outcome.data,
+        twiml=twiml,
+        exists=True,
+    )
+    store.save_turn(state, after, outcome.events, outcome.log, outcome.callback)
+    return twiml
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 9 else None
+
+
+@bp.post("/status")
+@twilio_only
+def status():
+    sid = _call_sid()
+    if sid is not None:
+        try:
+            calls.record_status(_store(), sid, request.form, now())
+        except redis.RedisError as exc:
+            # Twilio retries nothing here; the sweep closes calls that never got a status.
+            log.error(
+                "redis unavailable for a status callback", extra={"error": type(exc).__name__}
+            )
+    return _twiml(VoiceResponse())
+
+
+@bp.post("/fallback")
+@twilio_only
+def fallback():
+    """Twilio's fallback URL, used when our main webhook failed. Needs nothing but this process."""
+    return _twiml(fallback_twiml())

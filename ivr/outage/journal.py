@@ -1,0 +1,129 @@
+"""The callback journal: requests confirmed while Redis was down, kept safely on disk.
+
+One append-only JSON-lines file per process (`<host>-<pid>-<random>.jsonl`), each line fsync'd
+before the caller hears their reference. The writing process holds an exclusive flock on its own
+file for as long as it writes to it, so no other process delivers a file that is still growing.
+A file whose lock can be taken belongs to nobody (its writer sealed it or died) and may be
+delivered by whoever takes the lock first; the lock makes that one process at a time, and
+delivery itself is idempotent (ivr/recovery.py), so even a repeated delivery changes nothing.
+
+Personal data in a line (the number, screening answers) is sealed with the data key; only the
+reference, the time and the urgent flag are in clear, for `ivr journal status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from ivr.store.crypto import DataKeys
+
+
+class Journal:
+    def __init__(self, directory: str | Path, keys: DataKeys):
+        self.directory = Path(directory)
+        self.keys = keys
+        self._lock = threading.Lock()
+        self._file = None  # this process's live file, opened on the first append
+        self._pid = 0
+
+    # --- writing (the webhook, while Redis is down) ------------------------------------------
+    def append(self, kind: str, record: dict, clear: dict) -> None:
+        """Append one record durably (fsync'd) before returning; raises OSError if it could not."""
+        line = json.dumps({"kind": kind, **clear, "sealed": self.keys.seal(record)})
+        with self._lock:
+            handle = self._live_file()
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _live_file(self):
+        if self._file is not None and self._pid == os.getpid():
+            return self._file
+        # A forked worker must not share its parent's file (or its lock): start its own.
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}.jsonl"
+        handle = open(self.directory / name, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # make the new name itself durable
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            os.fsync(dir_fd)
+            os.close(dir_fd)
+        self._file, self._pid = handle, os.getpid()
+        return handle
+
+    def seal_live_file(self) -> None:
+        """Stop writing to the live file (releasing its lock) so it can be delivered."""
+        with self._lock:
+            if self._file is not None and self._pid == os.getpid():
+                self._file.close()
+            self._file = None
+
+    def has_live_file(self) -> bool:
+        return self._file is not None and self._pid == os.getpid()
+
+    # --- reading (status and delivery) -------------------------------------------------------
+    def files(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob("*.jsonl"))
+
+    def entries(self, path: Path) -> list[dict]:
+        """The readable records in one file; a torn last line (crash mid-write) is skipped."""
+        out = []
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                out.append(entry)
+        return out
+
+    def open_record(self, entry: dict) -> dict | None:
+        record = self.keys.unseal(str(entry.get("sealed", "")))
+        return record if isinstance(record, dict) else None
+
+    @contextlib.contextmanager
+    def claimed(self, path: Path) -> Iterator[bool]:
+        """Try to take a file for delivery; yields False if its writer or a deliverer has it."""
+        try:
+            handle = open(path, encoding="utf-8")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            # Someone may have delivered and removed it between our open and our lock.
+            try:
+                same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            yield same
+        finally:
+            handle.close()
+
+    def status(self) -> list[dict]:
+        """What is waiting, without personal data: one row per record."""
+        rows = []
+        for path in self.files():
+            for entry in self.entries(path):
+                rows.append(
+                    {"file": path.name, **{k: v for k, v in entry.items() if k != "sealed"}}
+                )
+        return rows

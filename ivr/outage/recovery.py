@@ -1,0 +1,230 @@
+"""Getting journalled callback requests into Redis, exactly once, with no one lifting a finger.
+
+References while Redis is down: the caller must hear the reference their request will finally
+have. Each process keeps a small pool of references reserved in Redis while it was reachable
+(SADD into the set of every reference ever given out, so nobody else can ever use them); a
+request confirmed during an outage takes one from the pool. A process that started during the
+outage has no pool; it falls back to a reference derived from the CallSid in a range the normal
+allocator never uses (a leading 0), which every process computes alike, so retries agree. Only
+if two such calls hash to the same reference (about 1 in 100,000 per pair) does the second get a
+new reference on delivery; that is logged, and intake can still find it by call and number.
+
+Delivery is idempotent per call: `callback:by_call:{sid}` names the request a call made; if it
+already points at a request that exists, the record was delivered before (or the call made its
+request while Redis was up) and nothing is written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict, deque
+
+import redis
+
+from ivr.outage.journal import Journal
+from ivr.store.crypto import DataKeys
+from ivr.store.keys import key
+from ivr.store.redis_store import REFERENCE_DIGITS, Store
+
+log = logging.getLogger(__name__)
+POOL_SIZE = 10  # per process; wasted on restart, so small (there are 900,000)
+FOR_CALL_TTL = 86400 * 30  # as in store.ALLOCATE_REFERENCE
+
+
+class ReferencePool:
+    """References this process may hand out without asking Redis, and the ones it handed out."""
+
+    def __init__(self, keys: DataKeys, size: int = POOL_SIZE):
+        self.keys, self.size = keys, size
+        self._spare: deque[str] = deque()
+        self._given: OrderedDict[str, str] = OrderedDict()  # CallSid -> reference, recent calls
+        self._lock = threading.Lock()
+
+    def remember(self, sid: str, ref: str) -> str:
+        with self._lock:
+            self._given[sid] = ref
+            self._given.move_to_end(sid)
+            while len(self._given) > 2000:
+                self._given.popitem(last=False)
+        return ref
+
+    def allocator(self, store: Store):
+        """The normal allocator, remembering what it gave (a step may save yet time out)."""
+        return lambda sid: self.remember(sid, store.allocate_reference(sid))
+
+    def take(self, sid: str) -> str:
+        """A reference for this call while Redis is down (the same one on every retry)."""
+        with self._lock:
+            if sid in self._given:
+                return self._given[sid]
+            ref = self._spare.popleft() if self._spare else self.fallback(sid)
+        return self.remember(sid, ref)
+
+    def fallback(self, sid: str) -> str:
+        digest = hmac.new(self.keys.phone_hash("pool").encode(), sid.encode(), hashlib.sha256)
+        return "0" + f"{int(digest.hexdigest(), 16) % 10 ** (REFERENCE_DIGITS - 1):0{5}d}"
+
+    def needs_top_up(self) -> bool:
+        return len(self._spare) < self.size
+
+    def top_up(self, store: Store) -> None:
+        """Reserve references in Redis for a future outage (only ever the ones SADD added)."""
+        candidates = [store.new_reference_candidate() for _ in range(self.size * 2)]
+        with store.redis.pipeline(transaction=False) as pipe:
+            for ref in candidates:
+                pipe.sadd(key("callback_refs"), ref)
+            added = pipe.execute()
+        with self._lock:
+            for ref, new in zip(candidates, added, strict=True):
+                if new and len(self._spare) < self.size:
+                    self._spare.append(ref)
+
+
+def deliver_record(store: Store, record: dict) -> str:
+    """Put one journalled callback request into Redis. Returns what happened (for logs/tests)."""
+    callback = dict(record["callback"])
+    sid = callback["call_sid"]
+    for_call = key("callback_for_call", sid=sid)
+    for _ in range(10):
+        ref = callback["id"]
+        cb_key = key("callback", id=ref)
+        with store.redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(for_call, cb_key)
+                existing = pipe.get(for_call)
+                if existing and pipe.exists(key("callback", id=existing)):
+                    if existing == ref and callback.get("is_update"):
+                        pipe.multi()
+                        store.write_callback(pipe, callback)
+                        pipe.execute()
+                        return "updated"
+                    if existing != ref:
+                        log.warning("a journalled request's call already has one in Redis")
+                    return "already_delivered"
+                owner = pipe.hget(cb_key, "call_sid")
+                if owner and owner != sid:
+                    pipe.unwatch()
+                    new_ref = store.allocate_reference(sid)
+                    log.warning("journal reference clashed; the request got a new reference")
+                    callback["id"] = callback["reference"] = new_ref
+                    continue
+                pipe.multi()
+                pipe.set(for_call, ref, ex=FOR_CALL_TTL)
+                pipe.sadd(key("callback_refs"), ref)
+                store.write_callback(pipe, {**callback, "is_update": False})
+                store.log_call_in(pipe, sid, record.get("events") or [], record.get("log") or {})
+                pipe.execute()
+                return "delivered"
+            except redis.WatchError:
+                continue
+    raise RuntimeError("could not deliver a journalled request after 10 tries")
+
+
+class Deliverer:
+    """A background thread per process that empties the journal directory into Redis."""
+
+    def __init__(self, store: Store, journal: Journal, interval: float):
+        self.store, self.journal, self.interval = store, journal, max(interval, 0.05)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._last_look = float("-inf")
+        self._start_lock = threading.Lock()
+        self._stopped = threading.Event()
+        # Files with a line the data keys cannot open (a key was dropped too soon): kept on disk
+        # for an operator (`ivr journal status`), reported once, not retried every second.
+        self._stuck: set[str] = set()
+
+    def waiting(self) -> list:
+        """Journal files this process could still deliver."""
+        return [p for p in self.journal.files() if p.name not in self._stuck]
+
+    def stop(self) -> None:
+        """Stop delivering in this process (tests; what is waiting stays on disk)."""
+        self._stopped.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(10)
+        self.journal.seal_live_file()
+
+    def start_if_waiting(self) -> None:
+        """Start delivering if a journal file waits. Called after healthy webhook steps, so it
+        looks at the disk at most once per delivery interval, and not while already delivering."""
+        now = time.monotonic()
+        if now - self._last_look < self.interval or self._running_here():
+            return
+        self._last_look = now
+        if self.waiting():
+            self.ensure_running()
+
+    def _running_here(self) -> bool:
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and self._pid == os.getpid()
+
+    def ensure_running(self) -> None:
+        with self._start_lock:
+            if self._running_here() or self._stopped.is_set():
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._loop, name="ivr-journal", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # keep trying: a request on disk must not be given up on
+                log.exception("journal delivery failed; will retry")
+            if not self.waiting() and not self.journal.has_live_file():
+                return  # nothing waiting; the next journal write starts the thread again
+
+    def run_once(self) -> int:
+        """Deliver every file nobody else holds. Returns how many records were delivered."""
+        if not self.waiting():
+            return 0
+        try:
+            self.store.redis.ping()
+        except redis.RedisError:
+            return 0
+        self.journal.seal_live_file()  # Redis is back: hand our own file over for delivery
+        delivered = 0
+        for path in self.waiting():
+            with self.journal.claimed(path) as mine:
+                if mine:
+                    delivered += self._deliver_file(path)
+        return delivered
+
+    def _deliver_file(self, path) -> int:
+        entries = self.journal.entries(path)
+        records = [self.journal.open_record(entry) for entry in entries]
+        if any(record is None for record in records):
+            self._stuck.add(path.name)
+            log.error(
+                "a journal file cannot be opened with the data keys; kept on disk",
+                extra={"file": path.name},
+            )
+            return 0
+        delivered = 0
+        for entry, record in zip(entries, records, strict=True):
+            if (
+                entry.get("kind") == "callback"
+                and deliver_record(self.store, record) == "delivered"
+            ):
+                delivered += 1
+        path.unlink()
+        log.info("journal file delivered", extra={"file": path.name})
+        return delivered
+
+
+def after_healthy_step(extensions: dict) -> None:
+    """After a step Redis answered: reserve outage references, and deliver anything waiting."""
+    pool: ReferencePool = extensions["ivr.references"]
+    try:
+        if pool.needs_top_up():
+            pool.top_up(extensions["ivr.store"])
+    except redis.RedisError:
+        return
+    extensions["ivr.deliverer"].start_if_waiting()

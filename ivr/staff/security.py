@@ -1,0 +1,60 @@
+"""App-wide security policy: response headers, the trusted-proxy mode, and error answers that
+never show a traceback (JSON under /api/, plain text elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Pages may override this per response (Flask's setdefault keeps theirs): e.g. a page that
+# really needs an inline style should use a nonce rather than widen the default.
+CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # for browsers that predate frame-ancestors
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    if settings.trust_proxy and not settings.public_base_url:
+        # Opt-in: only behind exactly one proxy we run, which sets these headers itself.
+        # Without it a caller could choose the URL our Twilio signature check uses.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if settings.is_production:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if not request.path.startswith("/static/"):
+            # Staff pages, CSVs and API answers hold numbers and screening answers: no copy
+            # may stay in a shared computer's browser cache or in a proxy.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    # HTTP errors and Redis being down are answered by the site's error pages (ivr/web.py: JSON
+    # under /api, plain under /voice, HTML for staff); this turns anything else into a 500 there.
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _as_http_error(exc)
+        log.exception("unhandled error", extra={"path": request.path})
+        return _as_http_error(InternalServerError("Something went wrong; it has been logged."))
+
+
+def _as_http_error(exc: HTTPException):
+    if request.path.startswith("/api/"):
+        return jsonify(error=exc.name, message=exc.description), exc.code
+    return current_app.handle_http_exception(exc)
