@@ -19,8 +19,9 @@ from ivr.intake import audit, outcomes
 from ivr.intake.queue import STATUSES, Transitions
 from ivr.line.hours import Hours
 from ivr.line.phone import mask, national
+from ivr.store.callbacks import decode_callback
 from ivr.store.keys import key
-from ivr.store.redis_store import Store, decode_callback
+from ivr.store.redis_store import Store
 
 REFERENCE = re.compile(r"^[0-9]{6}$")
 QUEUE_LIMIT = 500  # the open queue is read whole; far more than a team has open at once

@@ -7,14 +7,15 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
-from twilio.twiml.voice_response import Gather, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.config import Settings
-from ivr.line import phone
+from ivr.line import phone, twiml
 from ivr.line.flow import Flow
 from ivr.line.hours import Hours
+from ivr.line.twiml import step_url
+from ivr.line.words import Words, phq2_total
 
 SCREENING_FIELDS = (
     "phq2_interest",
@@ -44,15 +45,6 @@ class Outcome:
     log: dict = field(default_factory=dict)
     callback: dict | None = None
     ended: bool = False
-
-
-# Relative to the document Twilio is playing (always under /voice/), which Twilio resolves the
-# way a browser does: so a line served under a path prefix (https://host/ipt/voice/...) keeps it.
-STEP_URL = "step?"
-
-
-def step_url(step: int, node: str, **extra: str) -> str:
-    return STEP_URL + urlencode({"s": step, "n": node, **extra})
 
 
 class Engine:
@@ -162,7 +154,7 @@ class _Run:
                 self._say(target, self.fill(str(item)))
 
     def fill(self, text: str) -> str:
-        return text.format_map(_Words(self))
+        return text.format_map(Words(self))
 
     # --- moving through the flow -------------------------------------------------------------
     def enter(self, node_id: str) -> Outcome:
@@ -196,15 +188,7 @@ class _Run:
         if kind in ("menu", "number_entry"):
             # A menu takes one key (# and * included); a number is keyed up to the hash key.
             one_key = kind == "menu"
-            gather = Gather(
-                input="dtmf",
-                num_digits=1 if one_key else phone.MAX_KEYED_DIGITS,
-                timeout=settings["gather_timeout" if one_key else "number_timeout"],
-                finish_on_key="" if one_key else "#",
-                action=step_url(self.step, node_id),
-                method="POST",
-                action_on_empty_result=False,
-            )
+            gather = twiml.gather(node_id, self.step, one_key, settings)
             self._speak(gather, node.get("say"))
             response.append(gather)
             # Reached only when the caller pressed nothing: Twilio falls through the Gather.
@@ -212,14 +196,8 @@ class _Run:
         elif kind == "dial":
             self._speak(response, node.get("say"))
             number = getattr(self.engine.settings, node["number"])
-            dial = response.dial(
-                action=step_url(self.step, node_id, dial="1"),
-                method="POST",
-                timeout=30,
-                caller_id=self.data.get("called_number")
-                or self.engine.settings.service_number
-                or None,
-            )
+            caller_id = self.data.get("called_number") or self.engine.settings.service_number
+            dial = twiml.dial(response, node_id, self.step, caller_id)
             dial.number(number)
         elif kind == "hangup":
             self._speak(response, node.get("say"))
@@ -375,60 +353,6 @@ class _Run:
             return self.enter(self.flow.settings["invalid_end"])
         self.preface.append(self.flow.phrases["invalid_key"])
         return self.enter(node_id)
-
-
-def phq2_total(answers: dict) -> int | None:
-    """PHQ-2 total (0-6), or None unless both items were answered."""
-    items = [answers.get("phq2_interest"), answers.get("phq2_down")]
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        return sum(items)
-    return None
-
-
-def spoken_reference(ref: str) -> str:
-    """Read slowly, digit by digit, in two groups of three."""
-    digits = list(ref)
-    half = len(digits) // 2
-    return ", ".join(digits[:half]) + ". " + ", ".join(digits[half:])
-
-
-class _Words(dict):
-    """The words a prompt may fill in, worked out only when a prompt uses them."""
-
-    def __init__(self, run: _Run):
-        super().__init__()
-        self.run = run
-
-    def __missing__(self, name: str) -> str:
-        run, settings, data = self.run, self.run.engine.settings, self.run.data
-        hours = run.engine.hours
-        if name == "service_name":
-            return settings.service_name
-        if name == "crisis_dial_name":
-            return settings.crisis_dial_name
-        if name == "next_opening":
-            return hours.spoken_next_opening(run.moment)
-        if name == "callback_when":
-            phrases = run.flow.phrases
-            text = (
-                phrases.get("callback_when_open", "soon")
-                if hours.is_open(run.moment)
-                else phrases.get("callback_when_closed", "{next_opening}")
-            )
-            return text.format(
-                next_opening=hours.spoken_next_opening(run.moment),
-                target_working_days=self["target_working_days"],
-            )
-        if name == "target_working_days":  # the intake team's target, as the queue holds it
-            days = settings.callback_target_working_days
-            return f"{days} working day{'' if days == 1 else 's'}"
-        if name == "caller_last_digits":
-            return ", ".join(phone.last_digits(data.get("caller_number") or ""))
-        if name == "keyed_number":
-            return phone.spoken_digits(phone.national(data.get("pending_number") or ""))
-        if name == "reference":
-            return spoken_reference(data.get("callback_ref") or "")
-        return ""
 
 
 def utc_now() -> datetime:

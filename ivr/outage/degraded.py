@@ -20,8 +20,9 @@ from urllib.parse import quote
 
 from flask import current_app, request
 
-from ivr.line.engine import STEP_URL, Engine, Outcome, Turn, utc_now
+from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.phone import mask
+from ivr.line.twiml import STEP_URL
 
 log = logging.getLogger(__name__)
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'

@@ -27,9 +27,10 @@ from collections import OrderedDict, deque
 import redis
 
 from ivr.outage.journal import Journal
+from ivr.store.callbacks import REFERENCE_DIGITS
 from ivr.store.crypto import DataKeys
 from ivr.store.keys import key
-from ivr.store.redis_store import REFERENCE_DIGITS, Store
+from ivr.store.redis_store import Store
 
 log = logging.getLogger(__name__)
 POOL_SIZE = 10  # per process; wasted on restart, so small (there are 900,000)

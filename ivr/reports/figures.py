@@ -21,9 +21,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from ivr.line.engine import phq2_total
 from ivr.line.flow import Flow
 from ivr.line.hours import Hours
+from ivr.line.words import phq2_total
 from ivr.store.keys import key
 
 # How a call ended that counts as "reached an end of the flow"; the rest are abandonments.

@@ -11,9 +11,9 @@ from __future__ import annotations
 import redis
 
 from ivr.line.calls import OUTCOMES
+from ivr.store.callbacks import ENCRYPTED_FIELDS, decode_callback
 from ivr.store.crypto import DataKeys, install_data_keys
 from ivr.store.keys import key
-from ivr.store.redis_store import ENCRYPTED_FIELDS, decode_callback
 
 KNOWN_STATUSES = ("queued", "claimed", "scheduled", "closed")
 
