@@ -91,8 +91,28 @@ class Settings:
     claim_lease_minutes: int = 20  # a claim nobody finishes returns to the queue after this
     max_callback_attempts: int = 3  # unanswered attempts before a request closes "unreachable"
     queue_poll_seconds: int = 15  # how often the open queue page checks for new requests
-    # Twilio's REST API, for "call me and connect" (tests point it at a local fake).
+    # Twilio's REST API, for "call me and connect", texts and `ivr number` (tests point it at
+    # ivr/twilio_sim/rest_api.py, a local fake).
     twilio_api_base: str = "https://api.twilio.com"
+
+    # Urgent requests (a caller who disclosed risk): their own, shorter track. The line's spoken
+    # promise and intake's target both come from urgent_target_hours (working hours).
+    urgent_target_hours: int = 4
+    urgent_retry_minutes: int = 60  # working minutes before an unanswered urgent one is retried
+    # Days the intake team works (callbacks, targets, "when we open"): e.g. Mon-Fri, Mon-Sat.
+    opening_days: str = "Mon-Fri"
+    # Duty contacts told of urgent requests: E.164 numbers (texts) and addresses (email),
+    # comma-separated; email goes through IVR_SMTP_URL (smtp://user:pass@host:port).
+    urgent_alert_sms: str = ""
+    urgent_alert_email: str = ""
+    smtp_url: str = ""
+
+    # Twilio's HMAC-SHA256 webhook signing: comma-separated <key id>=<secret> pairs.
+    twilio_webhook_shared_keys: str = ""
+    # Redis Sentinel (host:port,host:port) and the monitored service's name; when set they are
+    # used instead of REDIS_URL's host for every Redis client.
+    redis_sentinels: str = ""
+    redis_sentinel_service: str = "mymaster"
 
     @property
     def is_production(self) -> bool:
@@ -104,6 +124,7 @@ _PLAIN_ENV = {
     "secret_key": "SECRET_KEY",
     "twilio_auth_token": "TWILIO_AUTH_TOKEN",
     "twilio_account_sid": "TWILIO_ACCOUNT_SID",
+    "twilio_webhook_shared_keys": "TWILIO_WEBHOOK_SHARED_KEYS",
 }
 
 

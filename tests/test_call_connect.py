@@ -3,65 +3,15 @@ the bridging TwiML dials the caller with the service number as caller ID."""
 
 from __future__ import annotations
 
-import json
-import threading
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 from conftest import AUTH_TOKEN, csrf_from
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
-
-ACCOUNT_SID = "AC" + "1" * 32
-
-
-class FakeTwilio:
-    """Just enough of api.twilio.com: records each Calls.create and answers like Twilio."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.status = 201
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (the http.server API)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                fake.requests.append(
-                    {
-                        "path": self.path,
-                        "form": {k: v[0] for k, v in parse_qs(body).items()},
-                        "auth": self.headers.get("Authorization", ""),
-                    }
-                )
-                payload = {"sid": "CA" + "2" * 32, "status": "queued", "account_sid": ACCOUNT_SID}
-                if fake.status >= 400:
-                    payload = {"code": 21211, "message": "Invalid 'To'", "status": fake.status}
-                data = json.dumps(payload).encode()
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+from ivr.twilio_sim.rest_api import ACCOUNT_SID, FakeTwilio
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import secrets
 import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.clients.twilio_rest import configured, twilio_client
 from ivr.config import Settings
 from ivr.line.phone import NumberProblem, normalise_uk, spoken_digits
 from ivr.line.signature import twilio_only
@@ -27,16 +27,6 @@ BRIDGE_TTL = 600  # seconds the worker has to answer their phone
 
 class ConnectError(Exception):
     """The call could not be placed; the message says why, for the worker."""
-
-
-def configured(settings: Settings) -> bool:
-    return bool(settings.twilio_account_sid and settings.twilio_auth_token)
-
-
-def twilio_client(settings: Settings) -> Client:
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
-    client.api.base_url = settings.twilio_api_base.rstrip("/")
-    return client
 
 
 def worker_number(raw: str) -> str:
