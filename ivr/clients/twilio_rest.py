@@ -1,4 +1,4 @@
-"""The twilio library's REST Client, pointed at `twilio_api_base` (tests: twilio_sim/rest_api.py)."""
+"""The twilio library's REST Client, pointed at `twilio_api_base` (tests: a local fake)."""
 
 from __future__ import annotations
 
