@@ -64,7 +64,7 @@ def main() -> None:
         finally:
             server.stop()
         with app.test_request_context():
-            from ivr.outage import degraded
+            from ivr.line import degraded
 
             engine = app.extensions["ivr.engine"]
             from ivr.line.engine import utc_now

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ivr.store"] = store
     app.extensions["ivr.flow"] = flow
     hours = Hours.from_settings(settings)
-    # Faults (ivr/recovery.py): references are remembered per call, so a step whose save timed
+    # Faults (outage/recovery.py): references are remembered per call, so a step whose save timed
     # out after Redis applied it still reads the caller the reference Redis has.
     pool = ReferencePool(data_keys)
     app.extensions["ivr.engine"] = Engine(
@@ -57,18 +57,36 @@ def create_app(settings: Settings | None = None) -> Flask:
     if journal.files():  # requests left by an earlier or crashed process: deliver them
         app.extensions["ivr.deliverer"].ensure_running()
 
-    from ivr.api import routes as api
-    from ivr.line import voice
-    from ivr.staff import security, web
-
-    security.init_app(app, settings)
-
-    app.register_blueprint(voice.bp)
-    app.register_blueprint(api.bp)
-    web.init_app(app)  # staff sign-in, CSRF, staff pages
+    _register_areas(app, settings)
 
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
 
     return app
+
+
+def _register_areas(app: Flask, settings: Settings) -> None:
+    """Each area's web layer: the phone line, the staff site, intake, reports, the JSON API.
+
+    The one place that knows every area; the areas themselves import only the ones below them
+    (the order is written down and checked in tests/test_layout.py).
+    """
+    from ivr.api import callbacks as callbacks_api
+    from ivr.api import routes as api
+    from ivr.intake import call_connect
+    from ivr.intake import pages as intake_pages
+    from ivr.line import voice
+    from ivr.reports import pages as reports_pages
+    from ivr.staff import auth, security, web
+
+    security.init_app(app, settings)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(api.bp)
+    web.init_app(app)  # staff sign-in, CSRF, error pages
+    app.register_blueprint(intake_pages.bp)
+    app.register_blueprint(callbacks_api.bp)
+    app.register_blueprint(call_connect.bp)
+    auth.register_nav(app, "intake.queue", "Callback queue", "intake")
+    reports_pages.init_app(app)  # manager reports; links after the queue, before the admin one
+    web.finish_nav(app)

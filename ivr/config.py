@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from ivr.line import phone
+from ivr import phone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ class Settings:
     calls_per_minute: int = 5
     callbacks_per_day: int = 3
 
-    # Staff sign-in (ivr/auth.py).
+    # Staff sign-in (ivr/staff/auth.py).
     session_idle_minutes: int = 30  # a signed-in session ends after this long without a request
     login_max_failures: int = 5  # failed sign-ins for one username before a pause
     # ... and from one address. Higher, because a whole team behind one NHS proxy shares it.
@@ -86,7 +86,7 @@ class Settings:
     login_lock_seconds: int = 30  # the first pause; it doubles with every further failure
     login_lock_max_seconds: int = 900  # ... up to this
 
-    # The intake team's callback work (ivr/queue.py, ivr/outcomes.py, ivr/call_connect.py).
+    # The intake team's callback work (intake/queue.py, intake/outcomes.py, intake/call_connect.py).
     callback_target_working_days: int = 2  # a request not closed by then shows as overdue
     claim_lease_minutes: int = 20  # a claim nobody finishes returns to the queue after this
     max_callback_attempts: int = 3  # unanswered attempts before a request closes "unreachable"

@@ -215,7 +215,7 @@ def page(chromium):
     tab.close()
 
 
-# --- staff sign-in (ivr/auth.py) ----------------------------------------------------------------
+# --- staff sign-in (staff/auth.py) ----------
 STAFF_PASSWORD = "correct horse battery staple"
 
 

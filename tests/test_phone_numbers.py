@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivr.line import phone
+from ivr import phone
 
 
 @pytest.mark.parametrize(

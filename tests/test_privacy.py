@@ -13,8 +13,8 @@ from cryptography.fernet import Fernet
 
 from ivr import create_app
 from ivr.cli import main
+from ivr.privacy.subjects import export_subject, rotate_all
 from ivr.store.crypto import DataKeys
-from ivr.store.privacy import export_subject, rotate_all
 from ivr.store.redis_store import Store
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport

@@ -1,6 +1,6 @@
 """What a real Twilio number does that an easy stand-in would not: the rules Twilio applies to
 the TwiML we send (E.164 numbers in <Dial>, which caller IDs a <Dial> may use), checked through
-whole calls with the simulated phone (ivr/phone_sim.py models those rules)."""
+whole calls with the simulated phone (ivr/twilio_sim/phone.py models those rules)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Imports run one way: each group module imports `ivr.cli.common` and the areas it drives, and this
 module imports the groups. No group imports another.
+
+May import: every area (it is the top, beside create_app).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from ivr.line.phone import mask
+from ivr.phone import mask
 
 
 def _parts():
@@ -77,7 +77,7 @@ def keys_generate() -> None:
 @keys_group.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt every stored callback request and phone index with the first key."""
-    from ivr.store.privacy import rotate_all
+    from ivr.privacy.subjects import rotate_all
 
     settings, keys, client = _parts()
     count = rotate_all(client, keys)
@@ -88,7 +88,7 @@ def keys_rotate() -> None:
 @click.argument("phone")
 def subject_export(phone: str) -> None:
     """Print, as JSON, everything held about PHONE (callback requests and call logs)."""
-    from ivr.store.privacy import export_subject
+    from ivr.privacy.subjects import export_subject
 
     _, keys, client = _parts()
     click.echo(json.dumps(export_subject(client, keys, _number(phone)), indent=2, sort_keys=True))
@@ -99,7 +99,7 @@ def subject_export(phone: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def subject_erase(phone: str, yes: bool) -> None:
     """Delete everything held about PHONE (anonymous counters are kept)."""
-    from ivr.store.privacy import erase_subject
+    from ivr.privacy.subjects import erase_subject
 
     _, keys, client = _parts()
     number = _number(phone)
@@ -110,7 +110,7 @@ def subject_erase(phone: str, yes: bool) -> None:
 
 
 def _number(phone: str) -> str:
-    from ivr.line.phone import NumberProblem, normalise_uk
+    from ivr.phone import NumberProblem, normalise_uk
 
     try:
         return normalise_uk(phone)

@@ -1,6 +1,6 @@
 """The audit trail: who viewed or changed a callback request, when, and what they did.
 
-Changes are written by the scripts in ivr/queue.py in the same step as the change itself; views
+Changes are written by the scripts in intake/queue.py in the same step as the change itself; views
 and exports are written here. Each request has its own stream (kept as long as the request) and
 every entry also goes to one capped global stream, for governance reviews.
 """

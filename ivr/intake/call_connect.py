@@ -17,8 +17,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.clients.twilio_rest import configured, twilio_client
 from ivr.config import Settings
-from ivr.line.phone import NumberProblem, normalise_uk, spoken_digits
 from ivr.line.signature import twilio_only
+from ivr.phone import NumberProblem, normalise_uk, spoken_digits
 from ivr.store.keys import key
 
 bp = Blueprint("bridge", __name__, url_prefix="/voice")
@@ -70,7 +70,7 @@ def bridge():
     say = {"voice": settings.voice, "language": settings.language}
     try:
         ref = store.redis.get(key("bridge", token=token)) if token else None
-        # The number is encrypted at rest; store.callback decrypts it (ivr/crypto.py).
+        # The number is encrypted at rest; store.callback decrypts it (ivr/store/crypto.py).
         phone = (store.callback(ref) or {}).get("phone") if ref else None
     except redis.RedisError:
         ref, phone = None, None

@@ -20,7 +20,7 @@ from ivr.intake import audit, call_connect, outcomes
 from ivr.intake.queue import STATUSES
 from ivr.intake.service import IntakeError, intake
 from ivr.intake.summary import age, summary_text, when
-from ivr.line.phone import national
+from ivr.phone import national
 from ivr.staff import users
 from ivr.staff.auth import BACKGROUND_HEADER, current_user, role_required
 

@@ -1,7 +1,7 @@
 """The intake service: what staff pages and the JSON API both do with callback requests.
 
 Listing the queue, opening a request (written to its audit trail), claiming, releasing and
-recording outcomes. Each change is one script in ivr/queue.py; this layer decides what to ask
+recording outcomes. Each change is one script in ivr/intake/queue.py; this layer decides what to ask
 for and turns refusals into IntakeError with a message fit to show a worker.
 """
 
@@ -18,7 +18,7 @@ from ivr.config import Settings
 from ivr.intake import audit, outcomes
 from ivr.intake.queue import STATUSES, Transitions
 from ivr.line.hours import Hours
-from ivr.line.phone import mask, national
+from ivr.phone import mask, national
 from ivr.store.callbacks import decode_callback
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
@@ -196,7 +196,7 @@ class Intake:
                 who = f"{holder} has it now" if holder else "it is not claimed"
                 raise IntakeError(409, f"Claim this request before recording an attempt ({who}).")
             self._check(result)
-            if self.store.figures is not None:  # service figures (ivr/figures.py), once per stage
+            if self.store.figures is not None:  # reports/figures.py, once per stage
                 self.store.figures.record_intake(self.redis, ref)
             return self.get(ref, actor, action=None, now=now)
         raise IntakeError(409, "This request changed while saving; reload and try again.")

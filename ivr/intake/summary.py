@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.intake import outcomes
-from ivr.line.phone import national
+from ivr.phone import national
 
 
 def when(epoch: float | None, tz: ZoneInfo) -> str:

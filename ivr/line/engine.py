@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import phone
 from ivr.config import Settings
-from ivr.line import phone, twiml
+from ivr.line import twiml
 from ivr.line.flow import Flow
 from ivr.line.hours import Hours
 from ivr.line.twiml import step_url

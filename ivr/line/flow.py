@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 NODE_TYPES = {"message", "menu", "number_entry", "branch", "action", "dial", "hangup"}
-# Named things the flow may ask the engine for; they are implemented in ivr/engine.py.
+# Named things the flow may ask the engine for; they are implemented in ivr/line/engine.py.
 CONDITIONS = {"out_of_hours", "caller_id_usable", "urgent"}
 ACTIONS = {"use_caller_id", "use_keyed_number", "create_callback"}
 DIAL_SETTINGS = {"crisis_dial_number"}

@@ -6,7 +6,7 @@ day (Europe/London dates do not matter here: UTC days). Withheld numbers are not
 together, since many genuine callers share "anonymous". Each tally is a sorted set of CallSids,
 so Twilio retrying a step counts once, and one MULTI adds and ranks atomically. Over the limit
 the caller hears the flow's polite message with the crisis numbers, and no request is queued.
-An urgent request (a risk answer of yes or rather not say) is never refused (ivr/voice.py).
+An urgent request (a risk answer of yes or rather not say) is never refused (ivr/line/voice.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.line.engine import Engine, Outcome
-from ivr.line.phone import caller_id_number
+from ivr.phone import caller_id_number
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from ivr.line import phone
+from ivr import phone
 
 # Relative to the document Twilio is playing (always under /voice/), which Twilio resolves the
 # way a browser does: so a line served under a path prefix (https://host/ipt/voice/...) keeps it.

@@ -15,10 +15,10 @@ import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.line import calls, limits
+from ivr.line import calls, degraded, limits
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.signature import twilio_only
-from ivr.outage import degraded, recovery
+from ivr.outage import recovery
 from ivr.store.redis_store import CallState, StepConflict, Store
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def step():
 
 
 def _answer(sid: str, turn: Turn | None) -> Response:
-    if request.args.get("offline"):  # this call already runs without Redis (ivr/degraded.py)
+    if request.args.get("offline"):  # this call already runs without Redis (ivr/line/degraded.py)
         return _without_redis(sid, turn)
     try:
         for _ in range(3):  # a conflict means a retry of this step saved first; look again

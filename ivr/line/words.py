@@ -5,7 +5,7 @@ The wording itself lives in call_flows/; this module only works out the values i
 
 from __future__ import annotations
 
-from ivr.line import phone
+from ivr import phone
 
 
 def phq2_total(answers: dict) -> int | None:

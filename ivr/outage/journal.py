@@ -5,7 +5,7 @@ before the caller hears their reference. The writing process holds an exclusive 
 file for as long as it writes to it, so no other process delivers a file that is still growing.
 A file whose lock can be taken belongs to nobody (its writer sealed it or died) and may be
 delivered by whoever takes the lock first; the lock makes that one process at a time, and
-delivery itself is idempotent (ivr/recovery.py), so even a repeated delivery changes nothing.
+delivery itself is idempotent (ivr/outage/recovery.py), so even a repeated delivery changes nothing.
 
 Personal data in a line (the number, screening answers) is sealed with the data key; only the
 reference, the time and the urgent flag are in clear, for `ivr journal status`.

@@ -1,6 +1,6 @@
 """Charts drawn on the server as inline SVG: no JavaScript, nothing fetched from anywhere.
 
-Each chart is drawn from a report table (ivr/report.py), so the chart and the table beside it
+Each chart is drawn from a report table (reports/tables.py), so the chart and the table beside it
 show the same numbers. Every bar has a <title> so its value shows on hover and to screen readers.
 """
 

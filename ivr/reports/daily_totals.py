@@ -1,4 +1,4 @@
-"""Summing the daily counter hashes (ivr/figures.py) for a date range on the Redis server.
+"""Summing the daily counter hashes (ivr/reports/figures.py) for a date range on the Redis server.
 
 A year is ~730 hashes of up to a hundred counters each; sending them all to Python costs more
 in reply parsing than everything else on the report page, so one read-only Lua script adds

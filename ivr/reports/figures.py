@@ -191,7 +191,7 @@ class Figures:
     def record_intake(self, client, ref: str) -> None:
         """Count the intake stages this callback request has newly reached, exactly once each.
 
-        Called after an intake action's own script (ivr/queue.py) has run: the stages already
+        Called after an intake action's own script (ivr/intake/queue.py) has run: the stages already
         counted are remembered per request, so a repeat or a retry counts nothing twice.
         """
         cb = client.hgetall(key("callback", id=ref))

@@ -1,5 +1,5 @@
 """Retention: personal data and raw call events are deleted after `retention_days`; the anonymous
-figures (ivr/figures.py) stay. Run by `ivr purge`, once or every N seconds (the Procfile's `clock`
+figures (figures.py) stay. Run by `ivr purge`, once or every N seconds (the Procfile's `clock`
 process), together with the sweep that closes calls Twilio never sent a final status for.
 """
 

@@ -1,4 +1,4 @@
-"""Service figures for a date range, read from the daily counters (ivr/figures.py) and laid out as
+"""Service figures for a date range, read from the daily counters (figures.py) and laid out as
 tables, each with its definition written beside it. The pages, charts and CSV exports all use
 these tables, so a chart, its table and its CSV can never disagree.
 

@@ -44,7 +44,7 @@ def init_app(app: Flask, settings: Settings) -> None:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    # HTTP errors and Redis being down are answered by the site's error pages (ivr/web.py: JSON
+    # HTTP errors and Redis being down are answered by the site's error pages (staff/web.py: JSON
     # under /api, plain under /voice, HTML for staff); this turns anything else into a 500 there.
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -1,4 +1,4 @@
-"""The staff site's wiring: sign-in, CSRF, intake and admin pages, and friendly error pages.
+"""The staff site's wiring: sign-in, CSRF, the admin pages, and friendly error pages.
 
 Error pages are HTML for people, JSON under /api and plain text under /voice (Twilio reads only
 the status there), so bad input never shows a traceback.
@@ -12,10 +12,6 @@ import redis
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ivr.intake import api as intake_api
-from ivr.intake import call_connect
-from ivr.intake import pages as intake_pages
-from ivr.reports import pages as reports_web
 from ivr.staff import admin, auth, csrf
 
 log = logging.getLogger(__name__)
@@ -30,7 +26,7 @@ def _error_page(exc: HTTPException):
 
 
 def _store_unreachable(exc: redis.RedisError):
-    """Redis down: say so plainly (webhooks have their own fallback in ivr/voice.py)."""
+    """Redis down: say so plainly (webhooks have their own fallback in ivr/line/voice.py)."""
     log.error("staff request failed: Redis unavailable", extra={"path": request.path})
     message = "The queue's database cannot be reached just now. Please try again in a minute."
     if request.path.startswith("/api/"):
@@ -39,14 +35,14 @@ def _store_unreachable(exc: redis.RedisError):
 
 
 def init_app(app: Flask) -> None:
+    """Sign-in, CSRF and error pages. Areas register their own pages after this (create_app)."""
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(intake_pages.bp)
-    app.register_blueprint(intake_api.bp)
-    app.register_blueprint(call_connect.bp)
-    auth.register_nav(app, "intake.queue", "Callback queue", "intake")
-    reports_web.init_app(app)  # manager reports; links after the queue, before the admin one
-    auth.register_nav(app, "admin.users", "Staff accounts", "admin")
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(redis.RedisError, _store_unreachable)
+
+
+def finish_nav(app: Flask) -> None:
+    """The admin link goes last in the navigation, after every area's own links."""
+    auth.register_nav(app, "admin.users", "Staff accounts", "admin")

@@ -1,1 +1,6 @@
-"""TODO"""
+"""The store: every Redis key (keys.py, one template table), a call in progress
+(redis_store.py), callback requests (callbacks.py), and encryption at rest (crypto.py).
+
+May import: config, phone. Nothing above it: the store knows no webhooks, pages or reports
+(figures are counted through an object create_app hands it).
+"""

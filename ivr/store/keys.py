@@ -32,26 +32,26 @@ TEMPLATES: dict[str, str] = {
     "purged_until": "retention:purged_until",  # string: start time up to which calls are purged
     # Privacy and security (issue 5).
     # hash: "callback:{id}" and "call:{sid}" -> "1" for records held about one phone number,
-    # plus "number" (encrypted). {hash} is an HMAC of the E.164 number (ivr/crypto.py), so
+    # plus "number" (encrypted). {hash} is an HMAC of the E.164 number (ivr/store/crypto.py), so
     # records are findable by number without the number being stored in clear.
     "subject_index": "subject:{hash}",
     "calls_per_minute": "limit:calls:{hash}",  # zset: CallSids from one caller ID, by time
     "callbacks_per_day": "limit:callbacks:{hash}:{day}",  # zset: CallSids that asked, by time
     # API tokens (hashes only, never the token itself).
     "api_tokens": "api_tokens",  # hash: sha256(token) -> JSON {name, created_at}
-    # The intake team's work on callbacks (ivr/queue.py, ivr/audit.py, ivr/call_connect.py).
+    # The intake team's work on callbacks (intake/: queue, audit, call_connect).
     "callback_leases": "callbacks:leases",  # zset: claimed callback id scored by lease expiry
     "callback_scheduled": "callbacks:scheduled",  # zset: callback id scored by next attempt due
     "callback_attempts": "callback:{id}:attempts",  # list of JSON attempts (purged with callback)
     "callback_audit": "callback:{id}:audit",  # stream: who viewed or changed it, when, what
     "audit": "audit",  # stream: every callback's audit entries together (capped)
     "bridge": "bridge:{token}",  # string: callback id for one "call me and connect" (expires)
-    # Staff accounts and sign-in (ivr/users.py, ivr/throttle.py). Passwords only as scrypt hashes.
+    # Staff accounts and sign-in (staff/users, staff/throttle). Passwords only as scrypt hashes.
     "user": "user:{username}",  # hash: username, role, password_hash, created_at, disabled, ...
     "users": "users",  # set: every username
     "login_failures": "login:failures:{kind}:{who}",  # counter of failed sign-ins (expires)
     "login_lock": "login:lock:{kind}:{who}",  # present while sign-ins are refused (expires)
-    # A signed-in staff session (ivr/auth.py): present while it may be used; sign-out deletes it,
+    # A signed-in staff session (staff/auth.py): present while it may be used; sign-out deletes it,
     # so a copied cookie dies with it. Value: username. Expires after the idle limit.
     "staff_session": "staff_session:{sid}",
 }

@@ -69,7 +69,7 @@ class Store(CallbackRecords):
         if keys is not None:
             install_data_keys(keys)
         self.keys = keys
-        # Service figures (ivr/figures.py), counted in the same MULTI as each step; set by
+        # Service figures (ivr/reports/figures.py), counted in the same MULTI as each step; set by
         # create_app. None means no counting (e.g. a bare Store in a script).
         self.figures = None
 

@@ -1,7 +1,7 @@
 """Data-protection requests and key rotation: everything held about one phone number (subject
 access), erasing it, and re-encrypting personal data under a new data key.
 
-Records are found through the keyed-hash index `subject:{hash}` (ivr/keys.py), so no number is
+Records are found through the keyed-hash index `subject:{hash}` (ivr/store/keys.py), so no number is
 ever stored in clear. Anonymous counters (figures, rate-limit tallies) are not personal data and
 are kept; the reference a request had stays "used" so it is never given to someone else.
 """
@@ -68,7 +68,7 @@ def erase_subject(client: redis.Redis, keys: DataKeys, number: str) -> dict:
                 key("call_log", sid=sid), key("call_events", sid=sid), key("call_state", sid=sid)
             )
             pipe.zrem(key("calls_by_start"), sid)
-            # Reports' indexes (ivr/call_logs.py); the anonymous daily counters stay.
+            # Reports' indexes (ivr/reports/call_logs.py); the anonymous daily counters stay.
             pipe.zrem(key("calls_open"), sid)
             for outcome in OUTCOMES:
                 pipe.zrem(key("calls_by_outcome", outcome=outcome), sid)

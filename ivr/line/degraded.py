@@ -8,7 +8,7 @@ redirect URL. Twilio posts it back with the next key press, signed as usual. Red
 authority while it is up (it makes steps idempotent); the sealed copy is only read when Redis
 cannot be, so a caller loses nothing they already answered. A callback request confirmed in
 this mode is written to the journal on disk (fsync'd) before the caller hears the reference;
-ivr/recovery.py delivers it once Redis is back. Once a call is in this mode (`offline=1` in its
+outage/recovery.py delivers it once Redis is back. Once a call is in this mode (`offline=1` in its
 URLs) it stays in it, so its steps never race a recovering Redis.
 """
 
@@ -21,8 +21,8 @@ from urllib.parse import quote
 from flask import current_app, request
 
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
-from ivr.line.phone import mask
 from ivr.line.twiml import STEP_URL
+from ivr.phone import mask
 
 log = logging.getLogger(__name__)
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
