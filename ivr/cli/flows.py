@@ -1,4 +1,4 @@
-"""`ivr flows`: check the phone flow files."""
+"""`ivr flows`: check, draw, script and approve the phone flow files."""
 
 from __future__ import annotations
 
@@ -27,3 +27,80 @@ def flows_check(path: str | None) -> None:
         click.echo(str(exc), err=True)
         sys.exit(1)
     click.echo(f"{path}: OK ({len(flow.nodes)} nodes, every path ends, silence always ends).")
+
+
+def _running_flow(path: str | None):
+    from ivr.line.flow import FlowError, load_flow
+
+    try:
+        return load_flow(path or settings().flow_file)
+    except FlowError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from exc
+    click.echo(f"Wrote {output}.", err=True)
+
+
+@flows.command("graph")
+@click.option("--format", "fmt", type=click.Choice(["svg", "mermaid"]), default="svg")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: stdout)."
+)
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="A flow file to draw.")
+def flows_graph(fmt: str, output: str | None, path: str | None) -> None:
+    """Draw the flow (laid out by Graphviz): every step, key, word and what it records.
+
+    The README's picture is `ivr flows graph -o docs/flow.svg`."""
+    from ivr.signoff import graph
+
+    flow = _running_flow(path)
+    try:
+        text = graph.svg(flow) if fmt == "svg" else graph.mermaid(flow)
+    except graph.GraphUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    _write(text, output)
+
+
+@flows.command("script")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write here (default: stdout)."
+)
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="A flow file to read.")
+def flows_script(output: str | None, path: str | None) -> None:
+    """The whole spoken script as HTML, with timings and the flow file's content hash."""
+    from ivr.signoff.script import content_hash, render
+
+    flow = _running_flow(path)
+    _write(render(flow, settings(), content_hash(flow.source)), output)
+
+
+@flows.command("approve")
+@click.option("--by", "by", required=True, help="The approver's name.")
+@click.option("--role", "role", required=True, help='Their role, e.g. "clinical lead".')
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="A flow file to approve.")
+def flows_approve(by: str, role: str, path: str | None) -> None:
+    """Record a clinical approval of the flow file's current content (who, when, hash)."""
+    import redis
+
+    from ivr.cli.common import redis_client
+    from ivr.signoff.approval import ApprovalError, approve
+    from ivr.signoff.script import content_hash
+
+    flow = _running_flow(path)  # a file that fails the check cannot be approved
+    flow_hash = content_hash(flow.source)
+    try:
+        approve(redis_client(), flow_hash, by, role)
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except redis.RedisError as exc:
+        raise click.ClickException(f"Redis cannot be reached: {exc}") from exc
+    click.echo(f"Approved {flow.source} (sha256 {flow_hash}) by {by.strip()} ({role.strip()}).")

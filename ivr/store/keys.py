@@ -54,6 +54,13 @@ TEMPLATES: dict[str, str] = {
     # A signed-in staff session (staff/auth.py): present while it may be used; sign-out deletes it,
     # so a copied cookie dies with it. Value: username. Expires after the idle limit.
     "staff_session": "staff_session:{sid}",
+    # Sign-off of the phone flow (ivr/signoff/approval.py): no personal data, kept for good.
+    "flow_approval": "flow:approval:{hash}",  # hash: hash, by, role, at (for one file content)
+    "flow_approvals": "flow:approvals",  # list of JSON approvals, oldest first
+    # Test calls from the browser softphone (ivr/softphone): kept out of figures and the queue.
+    # hash: owner, sim (the stand-in's state, JSON); expires when the test call goes idle.
+    "test_call": "test_call:{sid}",
+    "test_calls": "test_calls",  # zset: test calls in progress, scored by when they expire
 }
 
 
