@@ -29,6 +29,9 @@ def flows_check(path: str | None) -> None:
     click.echo(f"{path}: OK ({len(flow.nodes)} nodes, every path ends, silence always ends).")
 
 
+OUTPUT_HELP = "Write here (default: stdout)."
+
+
 def _running_flow(path: str | None):
     from ivr.line.flow import FlowError, load_flow
 

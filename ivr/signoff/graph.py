@@ -159,8 +159,7 @@ def mermaid(flow: Flow, stats: dict[str, StepStats] | None = None) -> str:
         out.append(f'  n_{node_id}["{_mermaid_text(node_text(flow, node_id, stats))}"]')
     out.append(f'  n_{LEGEND}["{_mermaid_text(legend_lines(flow))}"]')
     link_styles: list[str] = []
-    index = 0
-    for (source, target), ways in merged_edges(flow).items():
+    for index, ((source, target), ways) in enumerate(merged_edges(flow).items()):
         text = _mermaid_text([w.describe(flow, flow.nodes[source]) for w in ways])
         out.append(f'  n_{source} -->|"{text}"| n_{target}')
         style = PATH_STYLE.get(_path(flow, target))
@@ -168,7 +167,6 @@ def mermaid(flow: Flow, stats: dict[str, StepStats] | None = None) -> str:
             link_styles.append(
                 f"  linkStyle {index} stroke:{style['color']},stroke-width:{style['penwidth']}px"
             )
-        index += 1
     for key, target in flow.global_keys.items():
         if target in flow.nodes:
             out.append(f'  n_{LEGEND} -.->|"press {key}"| n_{target}')
