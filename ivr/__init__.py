@@ -78,6 +78,8 @@ def _register_areas(app: Flask, settings: Settings) -> None:
     from ivr.intake import pages as intake_pages
     from ivr.line import voice
     from ivr.reports import pages as reports_pages
+    from ivr.signoff import pages as signoff_pages
+    from ivr.softphone import pages as softphone_pages
     from ivr.staff import auth, security, web
 
     security.init_app(app, settings)
@@ -89,4 +91,6 @@ def _register_areas(app: Flask, settings: Settings) -> None:
     app.register_blueprint(call_connect.bp)
     auth.register_nav(app, "intake.queue", "Callback queue", "intake")
     reports_pages.init_app(app)  # manager reports; links after the queue, before the admin one
+    signoff_pages.init_app(app)  # /flows: the flow's picture, script and approval
+    softphone_pages.init_app(app)  # /try: the browser softphone
     web.finish_nav(app)

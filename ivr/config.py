@@ -114,6 +114,11 @@ class Settings:
     redis_sentinels: str = ""
     redis_sentinel_service: str = "mymaster"
 
+    # The browser softphone at /try (ivr/softphone): test calls at once, and idle minutes
+    # before one is dropped (each holds a little state in Redis).
+    try_max_calls: int = 5
+    try_idle_minutes: int = 10
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"

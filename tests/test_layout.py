@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("intake",),  # the callback queue: service, claims, outcomes, pages
     ("reports",),  # figures and call logs (read what the line writes)
     ("api",),  # the JSON API over intake and reports
+    ("signoff", "softphone"),  # the flow's picture, script and approval; the softphone at /try
     ("privacy",),  # subject export and erasure: walks everything below
     ("app", "cli"),  # create_app and the `ivr` command
 ]

@@ -59,12 +59,14 @@ def _age(seconds):
 @role_required("intake")
 def queue_page():
     status, search = _filters()
-    rows = intake().queue(status, search)
+    test = request.args.get("test") == "1"
+    rows = intake().queue(status, search, test=test)
     return render_template(
         "intake/queue.html",
         rows=rows,
         status=status,
         search=search,
+        test=test,
         statuses=STATUSES,
         poll_seconds=current_app.config["SETTINGS"].queue_poll_seconds,
         title="Callback queue",
@@ -76,7 +78,8 @@ def queue_page():
 def queue_rows():
     """The queue table's rows alone, which the page's script polls for new requests."""
     status, search = _filters()
-    return render_template("intake/rows.html", rows=intake().queue(status, search))
+    rows = intake().queue(status, search, test=request.args.get("test") == "1")
+    return render_template("intake/rows.html", rows=rows)
 
 
 def _request_page(ref: str, status: int = 200, **extra):

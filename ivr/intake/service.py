@@ -47,9 +47,16 @@ class Intake:
         self.transitions = Transitions(store.redis)
 
     # --- reading ------------------------------------------------------------------------
-    def queue(self, status: str | None = None, search: str = "", now: float | None = None):
+    def queue(
+        self,
+        status: str | None = None,
+        search: str = "",
+        now: float | None = None,
+        test: bool = False,
+    ):
         """Requests for the queue page: open ones (urgent first, then oldest; scheduled ones not
-        yet due after those ready to call), or one status; narrowed by reference or number."""
+        yet due after those ready to call), or one status; narrowed by reference or number.
+        Requests from test calls (/try) are shown only with `test`, and then only they are."""
         now = now or time.time()
         self.transitions.sweep(now)
         if status == "closed":
@@ -62,7 +69,7 @@ class Intake:
             refs = [r for r in order if r in members]
         else:
             refs = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT - 1)
-        rows = [self.describe(cb, now) for cb in self._load(refs)]
+        rows = [self.describe(cb, now) for cb in self._load(refs) if bool(cb.get("test")) == test]
         digits = re.sub(r"\D", "", search or "")
         if (search or "").strip() and not digits:
             return []  # a name or other text matches nobody (the page says how to search)

@@ -266,6 +266,8 @@ class _Run:
             "status": "queued",
             "is_update": is_update,
         }
+        if self.data.get("test"):  # a test call from /try: shown in the queue only on request
+            self.callback["test"] = True
         self.event("callback_requested", urgent=self.callback["urgent"], update=is_update)
         self.log["callback_id"] = ref
         self.log["urgent"] = self.callback["urgent"]

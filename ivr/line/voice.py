@@ -19,6 +19,7 @@ from ivr.line import calls, degraded, limits
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.signature import twilio_only
 from ivr.outage import recovery
+from ivr.store.keys import key
 from ivr.store.redis_store import CallState, StepConflict, Store
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,12 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         outcome = engine.start(
             sid, request.form.get("From", ""), moment, request.form.get("To", "")
         )
-        if limits.too_many_calls(
+        # A test call from the softphone at /try (ivr/softphone): kept out of the figures and
+        # the default queue, and not counted against the robot-dialler limits.
+        test_call = bool(store.redis.exists(key("test_call", sid=sid)))
+        if test_call:
+            outcome.data["test"] = outcome.log["test"] = True
+        elif limits.too_many_calls(
             store, request.form.get("From", ""), sid, engine.settings.calls_per_minute, moment
         ):
             outcome = limits.refusal(engine, outcome, "too_many_calls", moment)
@@ -150,7 +156,8 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         outcome = engine.handle(sid, state.data, state.node, state.step + 1, turn, moment)
     # The daily limit is against robot diallers; it never turns away a caller at risk.
     callback = outcome.callback or {}
-    if callback and not callback.get("is_update") and not callback.get("urgent"):
+    limited = not (callback.get("is_update") or callback.get("urgent") or callback.get("test"))
+    if callback and limited:
         limit = engine.settings.callbacks_per_day
         if limits.too_many_callbacks(store, request.form.get("From", ""), sid, limit, moment):
             outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)

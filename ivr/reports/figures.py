@@ -12,6 +12,8 @@ rebuild reproduces by folding the call's events from the start.
 Intake figures are counted by day of the callback request, from the change between the callback
 hash before and after an intake action (`intake_increments(before, after)`); a rebuild is the
 same function applied to ({}, the callback as it is now).
+
+Test calls placed from /try (marked `test` on the call and its callback request) count nowhere.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Figures:
     def count_turn(self, pipe, data: dict, events: list[dict]) -> None:
         """Queue this step's counters on `pipe` (inside the step's MULTI); updates data's marks."""
         started = data.get("started_at")
-        if not events or started is None:
+        if not events or started is None or is_test(data):
             return
         marks = data.setdefault("figures", {})
         increments = self.tally(events, marks, started)
@@ -130,7 +132,7 @@ class Figures:
 
     def count_close(self, pipe, log: dict) -> None:
         started = _float(log.get("started_at"))
-        if started is not None:
+        if started is not None and not is_test(log):
             add(pipe, key("fig_day", day=self.day(started)), self.close_increments(log))
 
     # --- callback requests and intake ---------------------------------------------------------
@@ -181,7 +183,7 @@ class Figures:
     def count_intake(self, pipe, before: dict, after: dict) -> None:
         """Queue intake counters on `pipe`; for use inside a MULTI that changes the callback."""
         created = _float(after.get("created_at"))
-        if created is not None:
+        if created is not None and not is_test(after):
             add(
                 pipe,
                 key("fig_intake", day=self.day(created)),
@@ -196,7 +198,7 @@ class Figures:
         """
         cb = client.hgetall(key("callback", id=ref))
         created = _float(cb.get("created_at"))
-        if created is None:
+        if created is None or is_test(cb):
             return
         stages = {k: v for k, v in self.intake_stages(cb).items() if k != "requested"}
         if stages:
@@ -221,6 +223,12 @@ for stage, counters in pairs(stages) do
 end
 return 1
 """
+
+
+def is_test(record: dict) -> bool:
+    """A test call from the softphone at /try, or its callback request: never counted.
+    (`record` is a call's data or log, or a callback request, stored or not.)"""
+    return record.get("test") in (True, "1", "True")
 
 
 def add(pipe, hash_key: str, increments: Counter) -> None:

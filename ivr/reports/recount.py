@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ivr.reports.call_logs import ranked_chunks
-from ivr.reports.figures import Figures
+from ivr.reports.figures import Figures, is_test
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
 
@@ -46,7 +46,7 @@ def recount(store: Store, figures: Figures, after: float) -> Recount:
             replies = pipe.execute()
         for log, raw_events in zip(replies[::2], replies[1::2], strict=True):
             started = log.get("started_at")
-            if not started:
+            if not started or is_test(log):
                 continue
             events = [json.loads(e) for e in raw_events]
             day = figures.day(float(started))
@@ -59,7 +59,7 @@ def recount(store: Store, figures: Figures, after: float) -> Recount:
                 pipe.hgetall(key("callback", id=ref))
             callbacks = pipe.execute()
         for callback in callbacks:
-            if callback.get("created_at"):
+            if callback.get("created_at") and not is_test(callback):
                 day = figures.day(float(callback["created_at"]))
                 result.intake[day] += figures.intake_increments({}, callback)
                 result.callbacks += 1

@@ -148,7 +148,7 @@ def _flat(value) -> str:
     return "" if value is None else str(value)
 
 
-CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours"}
+CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours", "test"}
 CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
 CALLBACK_JSON = {"answers", "heard"}
 ENCRYPTED_FIELDS = {"phone", "answers"}  # personal data: encrypted at rest
