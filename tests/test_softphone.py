@@ -192,3 +192,15 @@ def test_in_production_only_managers_and_admins_may_try_the_line(production_app,
     answer = Browser(manager).call()
     assert answer.status_code == 201, answer.get_data(as_text=True)
     assert answer.json["lines"] and AUTH_TOKEN not in answer.get_data(as_text=True)
+
+
+def test_a_recount_agrees_that_test_calls_count_nowhere(app, client, store):
+    from ivr.reports.recount import rebuild
+
+    browser = Browser(client)
+    sid = browser.call().json["call"]
+    for _, key_pressed in booking_keys(app.extensions["ivr.flow"], app.config["SETTINGS"]):
+        browser.press(sid, key_pressed)
+    browser.post(f"/try/calls/{sid}/hangup")
+    result = rebuild(store, store.figures, apply=False)
+    assert result["differences"] == []
