@@ -72,7 +72,8 @@ def check_picture(flow, nodes: dict[str, str], edges: dict[str, str]) -> None:
                 assert f"press {how[4:]}" in edges[f"{node_id}->{target}"]
         for option in (node.get("options") or {}).values():
             for name, value in (option.get("record") or {}).items():
-                assert f"{name} = {value}" in edges[f"{node_id}->{option['next']}"]
+                written = str(value).lower() if isinstance(value, bool) else value
+                assert f"{name} = {written}" in edges[f"{node_id}->{option['next']}"]
     for key, target in flow.global_keys.items():
         if target in flow.nodes:
             assert f"press {key}" in edges[f"{graph.LEGEND}->{target}"]

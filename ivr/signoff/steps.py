@@ -51,10 +51,15 @@ class Way:
         else:
             text = self.kind.replace("_", " ")
         if self.record:
-            text += "; records " + ", ".join(f"{k} = {v}" for k, v in self.record.items())
+            text += "; records " + ", ".join(f"{k} = {shown(v)}" for k, v in self.record.items())
         if self.do:
             text += "; " + self.do.replace("_", " ")
         return text
+
+
+def shown(value) -> str:
+    """A recorded value as the flow file writes it (true, not Python's True)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def condition_words(name: str) -> str:
