@@ -89,7 +89,9 @@
       body: JSON.stringify(body || {})
     }).then(function (response) {
       return response.json().catch(function () {
-        return { error: "This page has expired: reload it and try again." };
+        // Not JSON: the CSRF check (400: the page's token has expired) or an error page.
+        return { error: response.status === 400 ? "This page has expired: reload it and try again."
+          : "The line cannot be reached just now (" + response.status + "). Try again in a minute." };
       }).then(function (data) {
         if (!response.ok) { throw new Error(data.error || "The line did not answer (" + response.status + ")."); }
         return data;
