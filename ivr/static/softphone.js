@@ -93,7 +93,7 @@
         return { error: response.status === 400 ? "This page has expired: reload it and try again."
           : "The line cannot be reached just now (" + response.status + "). Try again in a minute." };
       }).then(function (data) {
-        if (!response.ok) { throw new Error(data.error || "The line did not answer (" + response.status + ")."); }
+        if (!response.ok) { throw new Error(data.message || data.error || "The line did not answer (" + response.status + ")."); }
         return data;
       });
     });
