@@ -184,6 +184,8 @@ def https_client(app):
 def test_in_production_only_managers_and_admins_may_try_the_line(production_app, signed_in):
     client = https_client(production_app)
     assert client.get("/try").status_code == 302  # to the sign-in page
+    assert client.post("/try/calls", json={}).status_code in (400, 401)
+    assert production_app.extensions["ivr.store"].redis.zcard(key("test_calls")) == 0
     signed_in(client, "intake")
     assert client.get("/try").status_code == 403
     manager = https_client(production_app)
