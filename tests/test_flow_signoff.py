@@ -264,3 +264,10 @@ def test_production_warns_at_start_up_when_the_flow_is_not_approved(settings, re
         again = create_app(production(settings))
     assert "not clinically approved" not in caplog.text
     again.extensions["ivr.deliverer"].stop()
+
+
+def test_without_graphviz_the_command_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere on it
+    result = CliRunner().invoke(main, ["flows", "graph", "-o", str(tmp_path / "x.svg")])
+    assert result.exit_code != 0 and "apt-get install graphviz" in result.output
+    assert not (tmp_path / "x.svg").exists()

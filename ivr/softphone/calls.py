@@ -131,7 +131,7 @@ class SoftphoneCalls:
 
     def step(self, sid: str, owner: str, action, lock_seconds: int = 15) -> SimulatedCall:
         """Load the call, do `action(sim)` and save it, one step at a time per call."""
-        lock = key("test_call", sid=sid) + ":lock"
+        lock = key("test_call_lock", sid=sid)
         if not self.redis.set(lock, "1", nx=True, ex=lock_seconds):
             raise SoftphoneError(409, "The last step of this test call is still being taken.")
         try:

@@ -61,6 +61,7 @@ TEMPLATES: dict[str, str] = {
     # hash: owner, sim (the stand-in's state, JSON); expires when the test call goes idle.
     "test_call": "test_call:{sid}",
     "test_calls": "test_calls",  # zset: test calls in progress, scored by when they expire
+    "test_call_lock": "test_call:{sid}:lock",  # string while one step of a test call runs
 }
 
 
