@@ -15,6 +15,9 @@
   var keys = Array.prototype.slice.call(root.querySelectorAll(".key"));
   var synth = window.speechSynthesis;
   var call = null, waiting = null, buffer = "", busy = false, timer = null, left = 0;
+  // Seconds the voice may take before the countdown starts regardless (a browser whose voice
+  // never starts must not leave the call waiting for ever).
+  var speaking = 0;
 
   function add(kind, text) {
     var item = document.createElement("li");
@@ -42,7 +45,8 @@
   function stopTimer() { if (timer) { clearInterval(timer); timer = null; } }
 
   function tick() {
-    if (synth && !mute.checked && (synth.speaking || synth.pending)) {
+    if (synth && !mute.checked && speaking > 0 && (synth.speaking || synth.pending)) {
+      speaking -= 1;
       status.textContent = "The line is speaking…";
       return; // Twilio starts listening once the prompt has been said
     }
@@ -65,6 +69,7 @@
   function show(data) {
     call = data.call;
     data.lines.forEach(function (line) { add("line", line); say(line); });
+    speaking = 5 + data.lines.join(" ").split(/\s+/).length / 2; // about 2.5 words a second
     waiting = data.waiting;
     buffer = "";
     if (data.ended || !waiting) {
