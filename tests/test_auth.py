@@ -201,7 +201,7 @@ def test_cli_creates_accounts_and_resets_passwords(redis_server, redis_client):
     short = runner.invoke(
         cli, ["users", "reset-password", "lee", "--password-stdin"], input="short\n", env=env
     )
-    assert short.exit_code == 1 and "at least 10" in short.output
+    assert short.exit_code == 1 and "at least 12" in short.output
     before = redis_client.hget("ivr:user:lee", "password_hash")
     prompted = runner.invoke(
         cli,

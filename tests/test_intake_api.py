@@ -59,7 +59,7 @@ def test_api_release(client, bearer, request_callback):
         ({"outcome": "maybe"}, "Choose an outcome"),
         ({"outcome": ["no_answer"]}, "must be strings"),
         ({"outcome": "no_answer", "note": 5}, "must be strings"),
-        ({"outcome": "no_answer", "note": "x" * 2001}, "under 2,000"),
+        ({"outcome": "no_answer", "note": "x" * 2001}, "at most 2,000"),
     ],
 )
 def test_api_bad_outcomes_get_clear_400s(client, bearer, request_callback, body, message):

@@ -49,6 +49,49 @@ def users_reset_password(username: str, password_stdin: bool) -> None:
     click.echo(f"Password for {username!r} changed.")
 
 
+@users.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["intake", "manager", "admin"]))
+def users_set_role(username: str, role: str) -> None:
+    """Give USERNAME the role ROLE (intake, manager or admin).
+
+    Also the way back in when nobody can manage accounts: `ivr users set-role NAME admin`
+    (then `ivr users enable NAME` if that account was disabled). The last active admin cannot
+    be demoted.
+    """
+    from ivr.staff.users import UserError, set_role
+
+    try:
+        set_role(redis_client(), username, role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{username!r} is now {role}.")
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
+    from ivr.staff.users import UserError, set_disabled
+
+    try:
+        set_disabled(redis_client(), username, disabled)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Account {username!r} {'disabled' if disabled else 'enabled'}.")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Stop USERNAME signing in (their sessions end); the last active admin cannot be disabled."""
+    _set_disabled(username, True)
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Let a disabled account USERNAME sign in again."""
+    _set_disabled(username, False)
+
+
 @users.command("list")
 def users_list() -> None:
     """List accounts: username, role, and whether disabled."""

@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 
-from ivr.intake import audit, call_connect, outcomes
+from ivr.intake import audit, call_connect, notes, outcomes
 from ivr.intake.queue import STATUSES
 from ivr.intake.service import IntakeError, intake
 from ivr.intake.summary import age, summary_text, when
@@ -101,6 +101,7 @@ def _request_page(ref: str, status: int = 200, **extra):
         answer=outcomes.answer,
         topics=outcomes.TOPIC_LABELS,
         can_connect=call_connect.configured(current_app.config["SETTINGS"]),
+        max_note=notes.MAX_NOTE,
         renew_seconds=current_app.config["SETTINGS"].claim_lease_minutes * 20,  # a third
         title=f"Request {ref}",
         **extra,
@@ -181,7 +182,7 @@ def _already_recorded(ref: str, form) -> dict | None:
         return None
     saved = cb["attempt_list"][int(n) - 1]
     same = (saved["by"], saved["outcome"], saved["note"])
-    if same != (_me(), form.get("outcome", ""), form.get("note", "").strip()):
+    if same != (_me(), form.get("outcome", ""), notes.clean(form.get("note"))):
         return None
     cb["next_attempt_at"] = saved.get("next_attempt_at") or cb["next_attempt_at"]
     return cb

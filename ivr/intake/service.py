@@ -15,7 +15,7 @@ from datetime import datetime
 from flask import current_app
 
 from ivr.config import Settings
-from ivr.intake import audit, outcomes
+from ivr.intake import audit, notes, outcomes
 from ivr.intake.queue import STATUSES, Transitions
 from ivr.line.hours import Hours
 from ivr.phone import mask, national
@@ -126,6 +126,8 @@ class Intake:
         cb["attempt_list"] = [
             json.loads(a) for a in self.redis.lrange(key("callback_attempts", id=ref), 0, -1)
         ]
+        for attempt in cb["attempt_list"]:  # notes saved before controls were taken out
+            attempt["note"] = notes.clean(attempt.get("note"))
         cb["audit"] = audit.entries(self.redis, ref)
         return cb
 
@@ -162,9 +164,10 @@ class Intake:
         if outcome is None:
             names = ", ".join(outcomes.OUTCOMES)
             raise IntakeError(400, f"Choose an outcome: one of {names}.")
-        note = (note or "").strip()
-        if len(note) > 2000:
-            raise IntakeError(400, "Keep the note under 2,000 characters.")
+        try:
+            note = notes.checked(note)
+        except notes.NoteTooLong as exc:
+            raise IntakeError(400, str(exc), max_length=notes.MAX_NOTE) from exc
         at = now
         for _ in range(3):  # the optimistic check only fails if the same worker raced themself
             cb = self.get(ref, actor, action=None, now=at)

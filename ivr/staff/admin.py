@@ -17,8 +17,16 @@ def _redis():
 @bp.get("/users", endpoint="users")
 @role_required("admin")
 def users_page():
+    return _page()
+
+
+def _page(**extra):
     return render_template(
-        "staff/admin_users.html", users=users.list_users(_redis()), roles=users.ROLES
+        "staff/admin_users.html",
+        users=users.list_users(_redis()),
+        roles=users.ROLES,
+        min_length=users.MIN_PASSWORD_LENGTH,
+        **extra,
     )
 
 
@@ -32,9 +40,7 @@ def create():
         )
     except users.UserError as exc:
         flash(str(exc), "error")
-        return render_template(
-            "staff/admin_users.html", users=users.list_users(_redis()), roles=users.ROLES, form=form
-        ), 400
+        return _page(form=form), 400
     flash(f"Account {name!r} created. Give them the password in person or by phone.", "info")
     return redirect(url_for("admin.users"))
 
@@ -56,8 +62,11 @@ def change(username: str):
         elif action == "role":
             users.set_role(client, username, form.get("role", ""))
             flash(f"{username!r} is now {form.get('role')}.", "info")
+            if username == current_user()["username"] and form.get("role") != "admin":
+                return redirect("/")  # no longer allowed on this page
         else:
             raise users.UserError("Choose what to change.")
     except users.UserError as exc:
         flash(str(exc), "error")
+        return _page(), 400
     return redirect(url_for("admin.users"))

@@ -13,10 +13,15 @@ from functools import lru_cache
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ivr.staff import passwords
 from ivr.store.keys import key
 
 ROLES = ("intake", "manager", "admin")
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+LAST_ADMIN = (
+    "{name!r} is the only active admin: nobody could manage accounts after this. "
+    "Make another account admin first (on this page, or `ivr users set-role NAME admin`)."
+)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 
 # KEYS[1] the user's hash, KEYS[2] the set of usernames.
@@ -55,11 +60,12 @@ def check_username(username: str) -> str:
     return name
 
 
-def check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise UserError(f"A password must be at least {MIN_PASSWORD_LENGTH} characters long.")
-    if len(password) > 1000:
-        raise UserError("That password is too long.")
+def check_password(password: str, username: str = "") -> None:
+    """NIST SP 800-63B rules (ivr/staff/passwords.py); UserError says what is wrong."""
+    try:
+        passwords.check(password, username)
+    except passwords.WeakPassword as exc:
+        raise UserError(str(exc)) from exc
 
 
 def hash_password(password: str) -> str:
@@ -71,7 +77,7 @@ def create_user(client: redis.Redis, username: str, role: str, password: str) ->
     name = check_username(username)
     if role not in ROLES:
         raise UserError(f"The role must be one of {', '.join(ROLES)}.")
-    check_password(password)
+    check_password(password, name)
     created = client.eval(
         CREATE_USER,
         2,
@@ -96,7 +102,7 @@ def _update(client: redis.Redis, username: str, **fields: str) -> None:
 
 def set_password(client: redis.Redis, username: str, password: str) -> None:
     """Change a password; sessions signed in with the old one end at their next request."""
-    check_password(password)
+    check_password(password, normalise_username(username))
     _update(
         client,
         username,
@@ -106,13 +112,42 @@ def set_password(client: redis.Redis, username: str, password: str) -> None:
 
 
 def set_disabled(client: redis.Redis, username: str, disabled: bool) -> None:
-    _update(client, username, disabled="1" if disabled else "0")
+    _change_access(client, username, disabled="1" if disabled else "0")
 
 
 def set_role(client: redis.Redis, username: str, role: str) -> None:
     if role not in ROLES:
         raise UserError(f"The role must be one of {', '.join(ROLES)}.")
-    _update(client, username, role=role)
+    _change_access(client, username, role=role)
+
+
+def _active_admin(fields: dict) -> bool:
+    return fields.get("role") == "admin" and fields.get("disabled") != "1"
+
+
+def _change_access(client: redis.Redis, username: str, **fields: str) -> None:
+    """Change a role or the disabled flag, refusing to leave no active admin.
+
+    Optimistic (WATCH on every account): two admins demoting each other at the same moment
+    cannot both succeed, so the service always keeps someone who can manage accounts.
+    """
+    name = normalise_username(username)
+    target = key("user", username=name)
+
+    def change(pipe) -> None:
+        names = sorted(pipe.smembers(key("users")) | {name})
+        accounts = [key("user", username=n) for n in names]
+        pipe.watch(*accounts)
+        states = {n: pipe.hgetall(k) for n, k in zip(names, accounts, strict=True)}
+        if not states[name]:
+            raise UserError(f"There is no account called {name!r}.")
+        after = {**states, name: {**states[name], **fields}}
+        if _active_admin(states[name]) and not any(_active_admin(s) for s in after.values()):
+            raise UserError(LAST_ADMIN.format(name=name))
+        pipe.multi()
+        pipe.hset(target, mapping=fields)
+
+    client.transaction(change, key("users"), target)
 
 
 def set_phone(client: redis.Redis, username: str, phone: str) -> None:
