@@ -79,10 +79,10 @@ def test_six_known_calls_give_hand_counted_figures(app, phone, redis_client):
     assert c["reached:main_menu"] == 6
     assert totals.intake["requested"] == 3
     # What a manager reads in the tables.
-    assert ["what it is", 1, "16.7%"] in tables["ipt_explanation"].rows
+    assert ["What IPT is", 1, "16.7%"] in tables["ipt_explanation"].rows
     assert ["PHQ-2 total 3 or more", 1, "50.0%"] in tables["screening"].rows
     assert ["abandoned (of the above)", 2, "33.3%"] in tables["outcomes"].rows
-    assert ["main_menu", 6, 1, "16.7%"] in tables["dropoff"].rows
+    assert ["Main menu", 6, 1, "16.7%"] in tables["dropoff"].rows
     per_day = {row[0]: row[1:] for row in tables["calls_per_day"].rows}
     local_today = app.extensions["ivr.store"].figures.day(datetime.now(UTC).timestamp())
     assert per_day[local_today] == [6, 3, 2]

@@ -110,7 +110,7 @@ def test_reports_refuse_other_roles_and_bad_input(app, client, signed_in, redis_
         "/reports/?start=2000-01-01&end=2025-01-01",
         "/reports/calls?outcome=nonsense",
         "/reports/calls?cursor=abc",
-        "/reports/calls.csv?start=2025-01-01&end=2025-12-31",
+        "/reports/calls.csv?start=2025-12-31&end=2025-01-01",
     ):
         got = client.get(url)
         assert got.status_code == 400, url
@@ -146,8 +146,8 @@ def test_figures_page_draws_charts_in_a_real_browser(
     assert drawn.count() > 30
     assert max(drawn.nth(n).bounding_box()["height"] for n in range(10)) > 5
     assert page.locator("svg.chart rect.cell").count() == 7 * 24
-    assert page.locator("section.figure").count() == 10
-    assert page.get_by_text("Definition:").count() == 10  # one beside every figure
+    assert page.locator("section.figure").count() == 11
+    assert page.get_by_text("Definition:").count() == 11  # one beside every figure
     page.screenshot(path=str(screenshot_dir / "reports.png"), full_page=False)
 
 

@@ -12,7 +12,10 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 
+from ivr.line.calls import outcome_label
+from ivr.reports.labels import node_label
 from ivr.store.keys import key
 
 PUBLIC_FIELDS = (
@@ -32,6 +35,7 @@ CSV_COLUMNS = [
     "duration_s",
     "from",
     "outcome",
+    "how_it_ended",
     "last_prompt",
     "callback",
     "path",
@@ -80,7 +84,7 @@ def page(
     return logs, next_cursor
 
 
-def fetch(redis, sids: list[str], with_path: bool = False) -> list[dict]:
+def fetch(redis, sids: list[str], with_path: bool = False, label=str) -> list[dict]:
     with redis.pipeline(transaction=False) as pipe:
         for sid in sids:
             pipe.hgetall(key("call_log", sid=sid))
@@ -95,7 +99,7 @@ def fetch(redis, sids: list[str], with_path: bool = False) -> list[dict]:
             continue  # expired under us
         item = public(sid, log)
         if with_path:
-            item["path"] = path_text([json.loads(e) for e in replies[n * step + 1]])
+            item["path"] = path_text([json.loads(e) for e in replies[n * step + 1]], label)
         out.append(item)
     return out
 
@@ -111,13 +115,14 @@ def events(redis, sid: str) -> list[dict]:
     return [json.loads(e) for e in redis.lrange(key("call_events", sid=sid), 0, -1)]
 
 
-def path_text(call_events: list[dict]) -> str:
-    """The prompts heard and keys pressed, e.g. "main_menu [1] info_what [silence] ..."."""
+def path_text(call_events: list[dict], label=str) -> str:
+    """The prompts heard and keys pressed, e.g. "Main menu [1] What IPT is [silence] ...";
+    `label` names a node (ivr/reports/labels.py), its internal name by default."""
     parts = []
     for event in call_events:
         kind = event.get("type")
         if kind == "prompt":
-            parts.append(event.get("node", ""))
+            parts.append(label(event.get("node", "")))
         elif kind in ("key", "invalid_key"):
             parts.append(f"[{event.get('key', '?')}{'' if kind == 'key' else ' invalid'}]")
         elif kind == "silence":
@@ -128,6 +133,8 @@ def path_text(call_events: list[dict]) -> str:
             parts.append(f"[number rejected: {event.get('reason', '')}]")
         elif kind == "callback_requested":
             parts.append("[callback requested]")
+        elif kind == "rate_limited":
+            parts.append("[refused: per-number limit]")
     return " ".join(parts)
 
 
@@ -146,17 +153,19 @@ def ranked_chunks(redis, index: str, low: float, high: float, size: int = 1000):
             yield chunk
 
 
-def csv_rows(redis, low: float, high: float, outcome: str | None, tz) -> Iterator[list]:
+def csv_rows(redis, low: float, high: float, outcome: str | None, tz, flow=None) -> Iterator[list]:
     """Every call in the range, oldest first, a thousand at a time (for streaming CSV)."""
+    label = partial(node_label, flow)
     for sids in ranked_chunks(redis, _index(outcome), low, high):
-        for item in fetch(redis, sids, with_path=True):
+        for item in fetch(redis, sids, with_path=True, label=label):
             yield [
                 item["call_sid"],
                 local_time(item.get("started_at"), tz),
                 item.get("duration", ""),
                 item["from"],
                 item.get("outcome", ""),
-                item.get("last_node", ""),
+                outcome_label(item.get("outcome")),
+                label(item.get("last_node", "")),
                 item.get("callback_id", ""),
                 item["path"],
             ]

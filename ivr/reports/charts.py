@@ -72,6 +72,35 @@ def bars(labels: list[str], values: list[float], title: str) -> Markup:
     return _svg(parts, height, title)
 
 
+def funnel(labels: list[str], reached: list[float], dropped: list[float], title: str) -> Markup:
+    """Per step: a pale bar for the calls that reached it, the dark part for those who hung up
+    there, and the drop-off written beside it ("3 of 40 hung up, 7.5%")."""
+    row, left = 24, 230
+    top = max(reached or [0]) or 1
+    parts = [
+        f'<text x="{left}" y="14" font-size="12">Pale: reached the step. Dark: hung up there.'
+        "</text>"
+    ]
+    for n, (label, whole, part) in enumerate(zip(labels, reached, dropped, strict=True)):
+        y = 22 + n * row
+        full = (WIDTH - left - 170) * whole / top
+        cut = (WIDTH - left - 170) * part / top
+        share = f"{100 * part / whole:.1f}%" if whole else "-"
+        words = f"{part:g} of {whole:g} hung up, {share}"
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="13">'
+            f"{escape(label)}</text>"
+            f'<rect class="bar reached" x="{left}" y="{y + 3}" width="{full:.1f}" '
+            f'height="{row - 6}" fill="{BAR}" fill-opacity="0.25"><title>{escape(label)}: '
+            f"{whole:g} reached</title></rect>"
+            f'<rect class="bar dropoff" x="{left}" y="{y + 3}" width="{cut:.1f}" '
+            f'height="{row - 6}" fill="{BAR}">'
+            f"<title>{escape(label)}: {escape(words)}</title></rect>"
+            f'<text x="{left + full + 6:.1f}" y="{y + 15}" font-size="12">{escape(words)}</text>'
+        )
+    return _svg(parts, 22 + row * len(labels) + 6, title)
+
+
 def week(table: Table, title: str) -> Markup:
     """Weekday by hour grid, darker where there were more calls."""
     cell, left, top_pad = 26, 44, 20
@@ -106,6 +135,9 @@ def chart_for(table: Table) -> Markup | None:
     values = [_number(row[1]) for row in table.rows]
     if table.name == "calls_per_day":
         return columns(labels, values, table.title)
+    if table.name == "dropoff":
+        dropped = [_number(row[2]) for row in table.rows]
+        return funnel(labels, values, dropped, table.title)
     return bars(labels, values, table.title)
 
 

@@ -23,13 +23,23 @@ from collections import Counter
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from ivr.intake.outcomes import OUTCOMES
 from ivr.line.flow import Flow
 from ivr.line.hours import Hours
 from ivr.line.words import phq2_total
 from ivr.store.keys import key
 
 # How a call ended that counts as "reached an end of the flow"; the rest are abandonments.
-FINISHED_OUTCOMES = {"callback_requested", "crisis_route", "silence_timeout", "invalid_keys"}
+FINISHED_OUTCOMES = {
+    "callback_requested",
+    "crisis_put_through",
+    "crisis_route",
+    "rate_limited",
+    "number_refused",
+    "silence_timeout",
+    "invalid_keys",
+    "line_ended",
+}
 MINUTE = 60
 
 
@@ -136,9 +146,10 @@ class Figures:
             add(pipe, key("fig_day", day=self.day(started)), self.close_increments(log))
 
     # --- callback requests and intake ---------------------------------------------------------
-    def intake_stages(self, cb: dict) -> dict[str, Counter]:
+    def intake_stages(self, cb: dict, attempts: list[dict] = ()) -> dict[str, Counter]:
         """What a callback request counts for, by stage (each stage is counted once, when it is
-        first reached): requested, first_attempt, contact, close."""
+        first reached): requested, first_attempt, contact, close, and attempt:N for each attempt
+        (`attempts`, oldest first) by the worker who made it."""
         stages: dict[str, Counter] = {}
         created = _float(cb.get("created_at"))
         if created is None:
@@ -154,6 +165,17 @@ class Figures:
             )
             if urgent:
                 stages["first_attempt"][f"urgent_to_first_attempt:{minutes}"] += 1
+            if attempts:
+                stages["first_attempt"][f"worker_first:{attempts[0].get('by')}:{minutes}"] += 1
+        for attempt in attempts:
+            outcome = OUTCOMES.get(attempt.get("outcome", ""))
+            who = attempt.get("by") or "unknown"
+            stages[f"attempt:{attempt.get('n')}"] = +Counter(
+                {
+                    f"worker_attempts:{who}": 1,
+                    f"worker_reached:{who}": int(bool(outcome and outcome.reached)),
+                }
+            )
         contacted = _float(cb.get("contacted_at"))
         if contacted is not None:
             target = self.hours.add_working_days(self.local(created), self.target_working_days)
@@ -171,11 +193,11 @@ class Figures:
             stages["close"] = Counter({f"outcome:{cb['close_reason']}": 1})
         return stages
 
-    def intake_increments(self, before: dict, after: dict) -> Counter:
-        """Counters for the stages `after` has reached and `before` had not."""
+    def intake_increments(self, before: dict, after: dict, attempts: list[dict] = ()) -> Counter:
+        """Counters for the stages `after` (and its `attempts`) reached that `before` had not."""
         done = self.intake_stages(before)
         out: Counter = Counter()
-        for stage, counts in self.intake_stages(after).items():
+        for stage, counts in self.intake_stages(after, attempts).items():
             if stage not in done:
                 out += counts
         return out
@@ -200,7 +222,8 @@ class Figures:
         created = _float(cb.get("created_at"))
         if created is None or is_test(cb):
             return
-        stages = {k: v for k, v in self.intake_stages(cb).items() if k != "requested"}
+        attempts = attempts_of(client, ref)
+        stages = {k: v for k, v in self.intake_stages(cb, attempts).items() if k != "requested"}
         if stages:
             script = client.register_script(COUNT_STAGES_ONCE)
             script(
@@ -229,6 +252,11 @@ def is_test(record: dict) -> bool:
     """A test call from the softphone at /try, or its callback request: never counted.
     (`record` is a call's data or log, or a callback request, stored or not.)"""
     return record.get("test") in (True, "1", "True")
+
+
+def attempts_of(client, ref: str) -> list[dict]:
+    """A callback request's attempts, oldest first (who made each, and what came of it)."""
+    return [json.loads(a) for a in client.lrange(key("callback_attempts", id=ref), 0, -1)]
 
 
 def add(pipe, hash_key: str, increments: Counter) -> None:

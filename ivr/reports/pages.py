@@ -20,17 +20,20 @@ from flask import (
     stream_with_context,
 )
 
-from ivr.line.calls import OUTCOMES
+from ivr.line.calls import OUTCOME_LABELS, OUTCOMES, outcome_label
 from ivr.reports import call_logs
 from ivr.reports import tables as report
 from ivr.reports.charts import chart_for
+from ivr.reports.labels import node_label
+from ivr.reports.workers import worker_table
 from ivr.staff.auth import role_required
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 DEFAULT_DAYS = 28
-# A call-log CSV streams every call in the range with its path: about 5 s for a month at a
-# million calls a year (benchmarks/RESULTS.md); longer would near gunicorn's 15 s worker timeout.
-CALLS_CSV_MAX_DAYS = 31
+
+
+class BadRange(ValueError):
+    """A date range that cannot be shown; the page's form comes back with this message."""
 
 
 def _store():
@@ -39,6 +42,14 @@ def _store():
 
 def _tz():
     return _store().figures.tz
+
+
+def _flow():
+    return current_app.extensions["ivr.flow"]
+
+
+def _label(node_id: str | None) -> str:
+    return node_label(_flow(), node_id)
 
 
 def date_range() -> tuple[date, date]:
@@ -50,14 +61,36 @@ def date_range() -> tuple[date, date]:
             request.args.get("start") or (end - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
         )
     except ValueError:
-        abort(400, "Dates must look like 2025-01-31.")
+        raise BadRange("Dates must look like 2025-01-31.") from None
     if end >= date.max:  # every range ends at the start of the day after `end`
-        abort(400, f"Dates must be before {date.max}.")
+        raise BadRange(f"Dates must be before {date.max}.")
     if start > end:
-        abort(400, "The start date must be on or before the end date.")
+        raise BadRange("The start date must be on or before the end date.")
     if (end - start).days >= report.MAX_DAYS:
-        abort(400, f"Choose a range of at most {report.MAX_DAYS} days.")
+        raise BadRange(f"Choose a range of at most {report.MAX_DAYS} days.")
     return start, end
+
+
+@bp.errorhandler(BadRange)
+def _range_form(exc: BadRange):
+    """The page's form again, as typed, with the message; not a bare error page."""
+    on_calls = request.endpoint in ("reports.calls", "reports.calls_csv")
+    return render_template(
+        "reports/calls.html" if on_calls else "reports/figures.html",
+        range_error=str(exc),
+        start=request.args.get("start", "")[:40],
+        end=request.args.get("end", "")[:40],
+        outcome=None,
+        outcomes=OUTCOME_LABELS,
+        calls=[],
+        paths={},
+        summary=[],
+        tables=[],
+        charts={},
+        label=_label,
+        outcome_label=outcome_label,
+        when=lambda ts: "",
+    ), 400
 
 
 def _bounds(start: date, end: date) -> tuple[float, float]:
@@ -103,7 +136,7 @@ def _inert(cell):
 
 def _load(start: date, end: date) -> tuple[report.Totals, list[report.Table]]:
     totals = report.load(_store().redis, start, end)
-    return totals, report.tables(totals, current_app.extensions["ivr.flow"])
+    return totals, [*report.tables(totals, _flow()), worker_table(totals.intake)]
 
 
 @bp.get("/", endpoint="figures")
@@ -146,7 +179,9 @@ def calls_page():
     except call_logs.BadCursor:
         abort(400, "That page link is not valid any more; start again from the first page.")
     paths = {
-        item["call_sid"]: call_logs.path_text(call_logs.events(_store().redis, item["call_sid"]))
+        item["call_sid"]: call_logs.path_text(
+            call_logs.events(_store().redis, item["call_sid"]), _label
+        )
         for item in items
     }
     return render_template(
@@ -156,7 +191,9 @@ def calls_page():
         start=start,
         end=end,
         outcome=outcome,
-        outcomes=OUTCOMES,
+        outcomes=OUTCOME_LABELS,
+        outcome_label=outcome_label,
+        label=_label,
         next_cursor=next_cursor,
         when=lambda ts: call_logs.local_time(ts, _tz()),
     )
@@ -165,12 +202,12 @@ def calls_page():
 @bp.get("/calls.csv")
 @role_required("manager", "admin")
 def calls_csv():
+    """Every call in the range, streamed a thousand at a time: no range is too long to export
+    (gunicorn's threaded workers, see the Procfile, do not time out a long download)."""
     start, end = date_range()
-    if (end - start).days >= CALLS_CSV_MAX_DAYS:
-        abort(400, f"Export call logs at most {CALLS_CSV_MAX_DAYS} days at a time.")
     outcome = _outcome()
     low, high = _bounds(start, end)
-    rows = call_logs.csv_rows(_store().redis, low, high, outcome, _tz())
+    rows = call_logs.csv_rows(_store().redis, low, high, outcome, _tz(), _flow())
     return _csv(_chain(rows), f"calls_{start}_{end}.csv")
 
 
@@ -192,6 +229,8 @@ def call_page(sid: str):
         "reports/call.html",
         call=call_logs.public(sid, log),
         events=call_logs.events(_store().redis, sid),
+        label=_label,
+        outcome_label=outcome_label,
         offset=lambda t: _offset(float(t or 0) - started),
         when=lambda ts: call_logs.local_time(ts, _tz()),
     )

@@ -57,11 +57,13 @@ def recount(store: Store, figures: Figures, after: float) -> Recount:
         with store.redis.pipeline(transaction=False) as pipe:
             for ref in refs:
                 pipe.hgetall(key("callback", id=ref))
-            callbacks = pipe.execute()
-        for callback in callbacks:
+                pipe.lrange(key("callback_attempts", id=ref), 0, -1)
+            replies = pipe.execute()
+        for callback, raw_attempts in zip(replies[::2], replies[1::2], strict=True):
             if callback.get("created_at") and not is_test(callback):
                 day = figures.day(float(callback["created_at"]))
-                result.intake[day] += figures.intake_increments({}, callback)
+                attempts = [json.loads(a) for a in raw_attempts]
+                result.intake[day] += figures.intake_increments({}, callback, attempts)
                 result.callbacks += 1
     return result
 

@@ -12,8 +12,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from ivr.intake.outcomes import TOPIC_LABELS
+from ivr.line.calls import outcome_label
 from ivr.line.flow import Flow
 from ivr.reports.daily_totals import sum_days
+from ivr.reports.labels import node_label
 from ivr.store.keys import key
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -136,7 +139,7 @@ def tables(fig: Totals, flow: Flow) -> list[Table]:
             chart="week",
         ),
     ]
-    topics = [(n["topic"], n) for n in (flow.nodes[x] for x in flow.node_order) if n.get("topic")]
+    topics = [(flow.nodes[x]["topic"], x) for x in flow.node_order if flow.nodes[x].get("topic")]
     out.append(
         Table(
             "ipt_explanation",
@@ -145,8 +148,12 @@ def tables(fig: Totals, flow: Flow) -> list[Table]:
             "share of all calls.",
             ["Part", "Calls", "Share of calls"],
             [
-                [t.replace("_", " "), c[f"topic:{t}"], pct(c[f"topic:{t}"], calls)]
-                for t, _ in topics
+                [
+                    node_label(flow, node, TOPIC_LABELS.get(t, "")),
+                    c[f"topic:{t}"],
+                    pct(c[f"topic:{t}"], calls),
+                ]
+                for t, node in topics
             ],
             chart="bars",
         )
@@ -211,12 +218,13 @@ def _risk_and_outcomes(fig: Totals, flow: Flow) -> list[Table]:
     outcomes = Table(
         "outcomes",
         "How calls ended",
-        "callback requested: a request was booked; crisis route: reached the risk support "
-        "prompts; silence timeout / invalid keys: the line ended the call; information only: "
-        "heard part of the IPT explanation and hung up; hung up: any other call the caller "
-        "ended. Abandonment: calls that hung up before reaching an end of the flow.",
+        "One ending per call, the first that fits: the line refused the call (too many calls or "
+        "requests from one number); put through to the crisis line; a callback booked; heard the "
+        "crisis support and hung up; the line ended it (a phone number refused three times, no "
+        "response, wrong keys); heard about IPT only; or the caller hung up. Abandoned: calls "
+        "the caller hung up before reaching an end of the flow.",
         ["Outcome", "Calls", "Share"],
-        [[n.replace("_", " "), c[f"outcome:{n}"], pct(c[f"outcome:{n}"], ended)] for n in names]
+        [[outcome_label(n), c[f"outcome:{n}"], pct(c[f"outcome:{n}"], ended)] for n in names]
         + [["abandoned (of the above)", c["abandoned"], pct(c["abandoned"], ended)]],
         chart="bars",
     )
@@ -224,11 +232,17 @@ def _risk_and_outcomes(fig: Totals, flow: Flow) -> list[Table]:
     funnel = Table(
         "dropoff",
         "Where callers hang up",
-        "For each prompt, in flow order: calls that heard it (once per call), and abandoned "
-        "calls whose last prompt it was. Drop-off = hung up here / reached.",
-        ["Prompt", "Reached", "Hung up here", "Drop-off"],
+        "For each step, in flow order: calls that heard it (once per call), and abandoned "
+        "calls whose last step it was. Drop-off = hung up here / reached. The chart shows both: "
+        "the pale bar is the calls that reached the step, the dark part those who hung up there.",
+        ["Step", "Reached", "Hung up here", "Drop-off"],
         [
-            [n, c[f"reached:{n}"], c[f"dropoff:{n}"], pct(c[f"dropoff:{n}"], c[f"reached:{n}"])]
+            [
+                node_label(flow, n),
+                c[f"reached:{n}"],
+                c[f"dropoff:{n}"],
+                pct(c[f"dropoff:{n}"], c[f"reached:{n}"]),
+            ]
             for n in prompts
             if c[f"reached:{n}"] or c[f"dropoff:{n}"]
         ],
