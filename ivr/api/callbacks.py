@@ -10,8 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ivr.api.routes import scope_required, token_required
+from ivr.api.routes import api_tz, scope_required, token_required
 from ivr.intake.service import IntakeError, intake
+from ivr.timefmt import iso_times
 
 bp = Blueprint("intake_api", __name__, url_prefix="/api/v1")
 
@@ -36,7 +37,7 @@ def _actor() -> str:
 def _public(cb: dict) -> dict:
     out = {k: v for k, v in cb.items() if k not in _INTERNAL}
     out["attempts_list"] = out.pop("attempt_list", [])
-    return out
+    return iso_times(out, api_tz())
 
 
 @bp.get("/callbacks/<ref>")

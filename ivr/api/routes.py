@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -12,6 +13,7 @@ from ivr.api.tokens import SCOPES, check_token
 from ivr.line.calls import OUTCOMES
 from ivr.reports import call_logs
 from ivr.store.redis_store import Store
+from ivr.timefmt import iso_times
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 STATUSES = {"queued", "claimed", "scheduled", "closed"}
@@ -104,7 +106,12 @@ def list_callbacks():
 
 def _public_callback(cb: dict) -> dict:
     out = {k: v for k, v in cb.items() if k not in ("is_update",)}
-    return out
+    return iso_times(out, api_tz())
+
+
+def api_tz():
+    """The zone API timestamps are written in (the service's own, with its offset)."""
+    return ZoneInfo(current_app.config["SETTINGS"].timezone)
 
 
 @bp.get("/calls")
@@ -133,9 +140,9 @@ def list_calls():
         )
     except call_logs.BadCursor:
         abort(400, "cursor is not one this API gave out.")
-    return jsonify(calls=calls, next_cursor=next_cursor)
+    return jsonify(calls=iso_times(calls, api_tz()), next_cursor=next_cursor)
 
 
 def _local_midnight(day: date) -> float:
-    tz = _store().figures.tz
+    tz = api_tz()
     return datetime.combine(day, time(0), tzinfo=tz).timestamp()
