@@ -149,6 +149,11 @@ def test_figures_page_draws_charts_in_a_real_browser(
     assert page.locator("section.figure").count() == 11
     assert page.get_by_text("Definition:").count() == 11  # one beside every figure
     page.screenshot(path=str(screenshot_dir / "reports.png"), full_page=False)
+    # Where callers hang up: per step, who reached it and who hung up there.
+    dropped = page.locator("#dropoff svg.chart rect.dropoff")
+    assert dropped.count() >= 10
+    assert max(dropped.nth(n).bounding_box()["width"] for n in range(dropped.count())) > 5
+    page.locator("#dropoff").screenshot(path=str(screenshot_dir / "reports-dropoff.png"))
 
 
 def test_exports_walk_a_range_in_chunks_without_gaps_or_repeats(redis_client):
