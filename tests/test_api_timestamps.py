@@ -70,7 +70,7 @@ def test_callbacks_and_calls_give_iso_8601_times_with_an_offset(client, store, r
 def test_the_shared_helper_writes_summer_and_winter_offsets_and_null_for_no_time():
     from zoneinfo import ZoneInfo
 
-    from ivr.timefmt import iso  # the one helper every API answer goes through
+    from ivr.api.timefmt import iso  # the one helper every API answer goes through
 
     london = ZoneInfo("Europe/London")
     assert iso(1782900000, london) == "2026-07-01T11:00:00+01:00"

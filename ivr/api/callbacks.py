@@ -11,8 +11,8 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ivr.api.routes import api_tz, scope_required, token_required
+from ivr.api.timefmt import iso_times
 from ivr.intake.service import IntakeError, intake
-from ivr.timefmt import iso_times
 
 bp = Blueprint("intake_api", __name__, url_prefix="/api/v1")
 

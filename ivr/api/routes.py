@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ivr.api.timefmt import iso_times
 from ivr.api.tokens import SCOPES, check_token
 from ivr.line.calls import OUTCOMES
 from ivr.reports import call_logs
 from ivr.store.redis_store import Store
-from ivr.timefmt import iso_times
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 STATUSES = {"queued", "claimed", "scheduled", "closed"}
