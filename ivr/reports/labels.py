@@ -14,4 +14,7 @@ def node_label(flow: Flow | None, node_id: str | None, fallback: str = "") -> st
     label = (spec or {}).get("label")
     if isinstance(label, str) and label.strip():
         return label.strip()
-    return fallback or node_id.replace("_", " ").capitalize()
+    if fallback:
+        return fallback
+    readable = node_id.replace("_", " ")
+    return readable[:1].upper() + readable[1:]  # only the first letter: "IPT" stays "IPT"
