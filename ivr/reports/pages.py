@@ -19,6 +19,7 @@ from flask import (
     request,
     stream_with_context,
 )
+from werkzeug.exceptions import BadRequest
 
 from ivr.line.calls import OUTCOME_LABELS, OUTCOMES, outcome_label
 from ivr.reports import call_logs
@@ -32,8 +33,9 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 DEFAULT_DAYS = 28
 
 
-class BadRange(ValueError):
-    """A date range that cannot be shown; the page's form comes back with this message."""
+class BadRange(BadRequest):
+    """A date range that cannot be shown: on these pages the form comes back with the message
+    (below); elsewhere (other areas use `date_range`) it is a plain 400 with the message."""
 
 
 def _store():
@@ -77,7 +79,7 @@ def _range_form(exc: BadRange):
     on_calls = request.endpoint in ("reports.calls", "reports.calls_csv")
     return render_template(
         "reports/calls.html" if on_calls else "reports/figures.html",
-        range_error=str(exc),
+        range_error=exc.description,
         start=request.args.get("start", "")[:40],
         end=request.args.get("end", "")[:40],
         outcome=None,
