@@ -177,3 +177,27 @@ def test_bidirectional_controls_are_taken_out_of_notes(
     for shown in (client.get(page).text, client.get(f"{page}/summary.txt").text):
         assert "call back after 3pm not before" in shown
         assert not {RLO, LRI, PDI, "\u200f"} & set(shown)
+
+
+def test_in_the_browser_a_long_note_is_counted_then_refused_and_kept(
+    page, live_server, app, request_callback
+):
+    from playwright.sync_api import expect
+
+    ref = request_callback()
+    create_user(app.extensions["ivr.store"].redis, "nia", "intake", STAFF_PASSWORD)
+    page.goto(f"{live_server}/login?next=/intake/callbacks/{ref}")
+    page.get_by_label("Username").fill("nia")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Claim this request").click()
+    box = page.get_by_label("Note (optional)")
+    expect(page.locator("#note-count")).to_have_text("2,000 characters left.")
+    long_note = ("She can talk after school pick-up. " * 59).strip()  # 2,064 characters
+    box.fill(long_note)
+    expect(page.locator("#note-count")).to_contain_text("64 characters too many")
+    expect(box).to_have_value(long_note)  # nothing cut off by the browser
+    page.get_by_label("No answer").check()
+    page.get_by_role("button", name="Record this attempt").click()
+    expect(page.get_by_role("alert")).to_contain_text("The note is 2,064 characters")
+    expect(page.get_by_label("Note (optional)")).to_have_value(long_note)
