@@ -85,17 +85,19 @@ def test_alerts_are_counted_by_channel_and_result(client, metrics_token):
     metrics.record_alert("sms", ok=True)
     metrics.record_alert("email", ok=False)
     after = scrape(client, metrics_token)
-    assert value(after, "ivr_alerts_total", channel="sms", result="sent") - value(
-        before, "ivr_alerts_total", channel="sms", result="sent"
-    ) == 1
-    assert value(after, "ivr_alerts_total", channel="email", result="failed") - value(
-        before, "ivr_alerts_total", channel="email", result="failed"
-    ) == 1
+    assert (
+        value(after, "ivr_alerts_total", channel="sms", result="sent")
+        - value(before, "ivr_alerts_total", channel="sms", result="sent")
+        == 1
+    )
+    assert (
+        value(after, "ivr_alerts_total", channel="email", result="failed")
+        - value(before, "ivr_alerts_total", channel="email", result="failed")
+        == 1
+    )
 
 
-def test_an_outage_shows_in_the_metrics_and_deep_health(
-    client, phone, metrics_token, redis_server
-):
+def test_an_outage_shows_in_the_metrics_and_deep_health(client, phone, metrics_token, redis_server):
     assert client.get("/healthz?deep=1").get_json()["redis"] == "ok"
     before = scrape(client, metrics_token)  # this process now knows the token
     call = phone(from_number="+447700900204").press("3").press("1").press("1")
@@ -132,7 +134,7 @@ def test_deep_health_reports_the_queue(client, request_callback):
 
 
 def _get(url: str, token: str) -> str:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
         return response.read().decode()
 
