@@ -8,15 +8,13 @@ Everything is on loopback and bounded in time; every socket and process is close
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
 
 from ivr.twilio_sim.phone import HttpTransport, SimulatedCall
 from tests.conftest import AUTH_TOKEN
-from tests.web_process import line_env, procfile_web
+from tests.web_process import SlowClients, line_env, procfile_web
 
 SLOW_CONNECTIONS = 50
 HOLD_SECONDS = 8
@@ -26,56 +24,6 @@ HOLD_SECONDS = 8
 def web(redis_server, redis_client, tmp_path):
     with procfile_web(line_env(redis_server.url, tmp_path), tmp_path / "web.log") as base:
         yield base
-
-
-class SlowClients:
-    """Connections that send a request line, then one header line a second, and never finish."""
-
-    def __init__(self, base: str, count: int):
-        host, port = base.removeprefix("http://").split(":")
-        self.address = (host, int(port))
-        self.count = count
-        self.sockets: list[socket.socket] = []
-        self.refused = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._dribble, daemon=True)
-
-    def __enter__(self):
-        for _ in range(self.count):
-            sock = socket.create_connection(self.address, timeout=2)
-            sock.sendall(b"POST /voice/incoming HTTP/1.1\r\nHost: line\r\n")
-            self.sockets.append(sock)
-        self._thread.start()
-        return self
-
-    def _dribble(self):
-        n = 0
-        while not self._stop.wait(1.0):
-            n += 1
-            for sock in self.sockets:
-                try:
-                    sock.sendall(f"X-Slow-{n}: still here\r\n".encode())
-                except OSError:
-                    self.refused += 1
-
-    def still_open(self) -> int:
-        """How many of them the server has not closed."""
-        open_now = 0
-        for sock in self.sockets:
-            sock.setblocking(False)
-            try:
-                open_now += sock.recv(1) != b""  # data would mean the server answered early
-            except BlockingIOError:
-                open_now += 1
-            except OSError:
-                pass
-        return open_now
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(5)
-        for sock in self.sockets:
-            sock.close()
 
 
 def test_webhooks_are_answered_while_fifty_slow_connections_are_held(web):

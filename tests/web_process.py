@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -98,3 +99,53 @@ def procfile_web(env: dict, log: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+class SlowClients:
+    """Connections that send a request line, then one header line a second, and never finish."""
+
+    def __init__(self, base: str, count: int):
+        host, port = base.removeprefix("http://").split(":")
+        self.address = (host, int(port))
+        self.count = count
+        self.sockets: list[socket.socket] = []
+        self.refused = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._dribble, daemon=True)
+
+    def __enter__(self):
+        for _ in range(self.count):
+            sock = socket.create_connection(self.address, timeout=2)
+            sock.sendall(b"POST /voice/incoming HTTP/1.1\r\nHost: line\r\n")
+            self.sockets.append(sock)
+        self._thread.start()
+        return self
+
+    def _dribble(self):
+        n = 0
+        while not self._stop.wait(1.0):
+            n += 1
+            for sock in self.sockets:
+                try:
+                    sock.sendall(f"X-Slow-{n}: still here\r\n".encode())
+                except OSError:
+                    self.refused += 1
+
+    def still_open(self) -> int:
+        """How many of them the server has not closed."""
+        open_now = 0
+        for sock in self.sockets:
+            sock.setblocking(False)
+            try:
+                open_now += sock.recv(1) != b""  # data would mean the server answered early
+            except BlockingIOError:
+                open_now += 1
+            except OSError:
+                pass
+        return open_now
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+        for sock in self.sockets:
+            sock.close()
