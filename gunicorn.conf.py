@@ -33,12 +33,16 @@ keepalive = 5
 limit_request_line = 8190  # step URLs carry the sealed call state (about 600 characters)
 limit_request_fields = 50
 forwarded_allow_ips = "127.0.0.1,::1"  # the proxy on the same machine (see IVR_TRUST_PROXY)
+# gunicorn 25+ opens a control socket in $HOME (one path for every gunicorn of the user, so
+# several would fight over it); nothing here uses gunicornc, so there is none.
+control_socket_disable = True
 accesslog = "-"
 # Twilio's own request lines are kept out of the access log: their URLs carry sealed state.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 _metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if not _metrics_dir:
+_own_metrics_dir = not _metrics_dir
+if _own_metrics_dir:
     _metrics_dir = tempfile.mkdtemp(prefix="ivr-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir  # inherited by every worker
 raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]
@@ -54,6 +58,11 @@ def on_starting(server):
             shutil.rmtree(path, ignore_errors=True)
         else:
             os.unlink(path)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 
 def child_exit(server, worker):
