@@ -9,7 +9,7 @@ Why these (docs/operations.md has the whole serving set-up):
   reverse proxy that buffers whole requests sits in front, and gunicorn only sees complete ones.
 - Bounded timeouts: a worker that stops heartbeating for `timeout` s is replaced; kept-alive
   connections close after `keepalive` s; a stopping worker finishes within `graceful_timeout`.
-- Metrics (ivr/ops/metrics.py): every worker writes its counters to PROMETHEUS_MULTIPROC_DIR and
+- Metrics (ivr/metrics.py): every worker writes its counters to PROMETHEUS_MULTIPROC_DIR and
   /metrics adds them up; the folder is emptied when gunicorn starts and a dead worker's gauges
   are dropped.
 

@@ -10,8 +10,8 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ivr import metrics
 from ivr.api.tokens import create_token
-from ivr.ops import metrics
 from ivr.twilio_sim.phone import HttpTransport, SimulatedCall
 from tests.conftest import AUTH_TOKEN, SCREENED_URGENT_KEYS
 from tests.web_process import line_env, procfile_web

@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 from flask import current_app, request
 
+from ivr import metrics
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.twiml import STEP_URL
-from ivr.ops import metrics
 from ivr.phone import mask
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import metrics
 from ivr.line import calls, degraded, limits
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.signature import twilio_only
 from ivr.line.twiml import safe_message
-from ivr.ops import metrics
 from ivr.outage import recovery
 from ivr.store.keys import key
 from ivr.store.redis_store import CallState, StepConflict, Store

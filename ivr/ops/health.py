@@ -8,7 +8,7 @@ import time
 
 import redis
 
-from ivr.ops import metrics
+from ivr import metrics
 from ivr.outage.journal import Journal
 from ivr.store.callbacks import queue_score
 from ivr.store.keys import key

@@ -10,8 +10,9 @@ import redis
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ivr import metrics
 from ivr.api.tokens import check_token
-from ivr.ops import health, metrics
+from ivr.ops import health
 
 bp = Blueprint("ops", __name__)
 SCRAPER_GRACE_SECONDS = 3600
