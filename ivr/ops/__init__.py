@@ -2,6 +2,7 @@
 check`) and pointing the Twilio number at this deployment (`ivr number configure`). The counters
 themselves are in `ivr/metrics.py`, at the bottom of the layers, so every area can count.
 
-May import: ivr.config, ivr.clients, ivr.store, ivr.outage, ivr.line (the flow and its TwiML),
-ivr.api.tokens, ivr.metrics. Imported only by the app factory and the CLI.
+May import: every area below it in tests/test_layout.py (config, phone, metrics, clients, store,
+outage, line, api's tokens, signoff for a checklist line about approval). Imported only by the
+app factory and the CLI.
 """

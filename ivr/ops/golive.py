@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import redis
 
+from ivr import phone
 from ivr.config import _WEAK_SECRETS as WEAK_SECRETS
 from ivr.config import Settings
-from ivr.line import phone
 from ivr.ops import number as twilio_number
 
 
