@@ -166,3 +166,24 @@ def test_two_gunicorn_workers_are_added_up(redis_server, redis_client, tmp_path)
         assert value(samples, "ivr_webhook_seconds_count", route="/voice/incoming") == 10
         assert value(samples, "ivr_callbacks_created_total", urgent="no", source="redis") == 10
         assert value(samples, "ivr_callbacks_open", band="routine") == 10
+
+
+def test_a_metrics_token_from_the_command_line(client, redis_server):
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    made = CliRunner().invoke(
+        main,
+        ["api-token", "create", "prometheus", "--scope", "metrics:read"],
+        env={"REDIS_URL": redis_server.url},
+    )
+    assert made.exit_code == 0, made.output
+    token = made.output.strip().splitlines()[-1]
+    assert scrape(client, token)[("ivr_redis_up", ())] == 1
+    wrong = CliRunner().invoke(
+        main,
+        ["api-token", "create", "x", "--scope", "metrics:write"],
+        env={"REDIS_URL": redis_server.url},
+    )
+    assert wrong.exit_code == 1 and "metrics:read" in wrong.output
