@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask
 
 from ivr.config import Settings, load_settings
 from ivr.line.engine import Engine
@@ -59,10 +59,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     _register_areas(app, settings)
 
-    @app.get("/healthz")
-    def healthz():
-        return jsonify(status="ok")
-
     return app
 
 
@@ -77,6 +73,7 @@ def _register_areas(app: Flask, settings: Settings) -> None:
     from ivr.intake import call_connect
     from ivr.intake import pages as intake_pages
     from ivr.line import voice
+    from ivr.ops import web as ops_web
     from ivr.reports import pages as reports_pages
     from ivr.signoff import pages as signoff_pages
     from ivr.softphone import pages as softphone_pages
@@ -93,4 +90,5 @@ def _register_areas(app: Flask, settings: Settings) -> None:
     reports_pages.init_app(app)  # manager reports; links after the queue, before the admin one
     signoff_pages.init_app(app)  # /flows: the flow's picture, script and approval
     softphone_pages.init_app(app)  # /try: the browser softphone
+    ops_web.init_app(app)  # /healthz, /metrics and webhook timings
     web.finish_nav(app)

@@ -94,6 +94,9 @@ class Settings:
     # Twilio's REST API, for "call me and connect", texts and `ivr number` (tests point it at
     # ivr/twilio_sim/rest_api.py, a local fake).
     twilio_api_base: str = "https://api.twilio.com"
+    # Where the number's fallback TwiML is hosted, outside this app (`ivr flows fallback-twiml`
+    # writes it; `ivr number configure` sets it as the number's fallback URL).
+    fallback_url: str = ""
 
     # Urgent requests (a caller who disclosed risk): their own, shorter track. The line's spoken
     # promise and intake's target both come from urgent_target_hours (working hours).

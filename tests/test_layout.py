@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ivr"
 # Lowest first. An area may import its own modules and any area in an earlier row; areas in the
 # same row may not import each other. `app` is ivr/__init__.py (create_app wires every area).
 LAYERS: list[tuple[str, ...]] = [
-    ("config", "phone"),  # settings and UK phone numbers: used everywhere, import nothing else
+    # Settings, UK phone numbers and the metrics counters: used everywhere, import nothing else.
+    ("config", "phone", "metrics"),
     ("twilio_sim", "clients"),  # the Twilio stand-in; clients for outside services
     ("store",),  # Redis: keys, call state, callback records, encryption at rest
     ("outage",),  # the disk journal and its delivery when Redis is back
@@ -29,10 +30,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("api",),  # the JSON API over intake and reports
     ("signoff", "softphone"),  # the flow's picture, script and approval; the softphone at /try
     ("privacy",),  # subject export and erasure: walks everything below
+    ("ops",),  # going live: /metrics and /healthz, the Twilio number, the go-live checklist
     ("app", "cli"),  # create_app and the `ivr` command
 ]
 RANK = {area: rank for rank, row in enumerate(LAYERS) for area in row}
-BASE = {"config", "phone"}
+BASE = {"config", "phone", "metrics"}
 
 
 def area_of(module: str) -> str:

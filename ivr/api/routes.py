@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ivr.api.timefmt import iso_times
-from ivr.api.tokens import SCOPES, check_token
+from ivr.api.tokens import DEFAULT_SCOPES, check_token
 from ivr.line.calls import OUTCOMES
 from ivr.reports import call_logs
 from ivr.store.redis_store import Store
@@ -54,7 +54,7 @@ def token_required(view):
         if record is None:
             abort(401, "Send a valid API token: Authorization: Bearer <token>.")
         g.api_client = record["name"]
-        g.api_scopes = set(record.get("scopes") or SCOPES)  # older tokens: every scope
+        g.api_scopes = set(record.get("scopes") or DEFAULT_SCOPES)  # older tokens: all data
         return view(*args, **kwargs)
 
     return checked

@@ -15,14 +15,16 @@ import redis
 from ivr.store.keys import key
 
 TOKEN_PREFIX = "ivr_"  # noqa: S105 (a prefix, not a secret)
-SCOPES = ("callbacks:read", "callbacks:write", "calls:read")
+SCOPES = ("callbacks:read", "callbacks:write", "calls:read", "metrics:read")
+# What a token gets when none is asked for: the data, not the monitoring.
+DEFAULT_SCOPES = ("callbacks:read", "callbacks:write", "calls:read")
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(client: redis.Redis, name: str, scopes: tuple[str, ...] = SCOPES) -> str:
+def create_token(client: redis.Redis, name: str, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")

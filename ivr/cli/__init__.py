@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from ivr.cli import call, callbacks, flows, privacy, reports, tokens, users
+from ivr.cli import call, callbacks, flows, number, privacy, reports, tokens, users
 from ivr.cli.common import load_local_env
 
 
@@ -26,6 +26,7 @@ for _command in (
     callbacks.callbacks,
     flows.flows,
     call.call,
+    number.number,
     privacy.journal,
     privacy.keys_group,
     privacy.subject_export,

@@ -32,8 +32,25 @@ def settings():
         raise click.ClickException(str(exc)) from exc
 
 
+_said_which_redis = False
+
+
 def redis_client():
     from ivr.store.redis_store import connect
 
     current = settings()
+    say_which_redis(current.redis_url)
     return connect(current.redis_url, socket_timeout=5)
+
+
+def say_which_redis(url: str) -> None:
+    """Outside a checkout set up by scripts/dev, say which Redis is used (once, on stderr)."""
+    global _said_which_redis
+    if "REDIS_URL" in os.environ or _said_which_redis:
+        return
+    _said_which_redis = True
+    click.echo(
+        f"ivr: using Redis at {url} (REDIS_URL is not set and there is no .local/env here:"
+        " set REDIS_URL, or run this in a checkout after scripts/dev)",
+        err=True,
+    )

@@ -107,3 +107,21 @@ def flows_approve(by: str, role: str, path: str | None) -> None:
     except redis.RedisError as exc:
         raise click.ClickException(f"Redis cannot be reached: {exc}") from exc
     click.echo(f"Approved {flow.source} (sha256 {flow_hash}) by {by.strip()} ({role.strip()}).")
+
+
+@flows.command("fallback-twiml")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help=OUTPUT_HELP)
+def flows_fallback_twiml(output: str | None) -> None:
+    """The fallback TwiML (crisis numbers, then goodbye) as a static document.
+
+    Host it outside this app (a TwiML Bin or any static host) and give its address as the
+    number's fallback URL (IVR_FALLBACK_URL): callers then hear it even when this app is down.
+    """
+    from ivr.line.twiml import safe_message
+
+    current = settings()
+    phrases = _running_flow(None).phrases["fallback"]
+    _write(str(safe_message(phrases, current.voice, current.language)) + "\n", output)
+    if output is not None:
+        click.echo("Host it outside this app and set it as the number's fallback URL", err=True)
+        click.echo("(IVR_FALLBACK_URL, then `ivr number configure`).", err=True)

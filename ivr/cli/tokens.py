@@ -18,14 +18,15 @@ def api_token() -> None:
     "--scope",
     "scopes",
     multiple=True,
-    help="callbacks:read, callbacks:write or calls:read (repeatable; default: all).",
+    help="callbacks:read, callbacks:write, calls:read or metrics:read (repeatable;"
+    " default: the first three).",
 )
 def api_token_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a token called NAME; it is printed once, on the last line."""
-    from ivr.api.tokens import SCOPES, create_token
+    from ivr.api.tokens import DEFAULT_SCOPES, create_token
 
     try:
-        token = create_token(redis_client(), name, scopes or SCOPES)
+        token = create_token(redis_client(), name, scopes or DEFAULT_SCOPES)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created API token {name!r}. Keep it secret; it is not shown again.")

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from flask import current_app, request
 
+from ivr import metrics
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.twiml import STEP_URL
 from ivr.phone import mask
@@ -89,6 +90,8 @@ def _journal(outcome: Outcome, sid: str, from_field: str) -> None:
         clear={"ref": callback["id"], "t": callback["created_at"], "urgent": callback["urgent"]},
     )
     ext["ivr.deliverer"].ensure_running()
+    if not callback.get("is_update"):
+        metrics.record_callback(bool(callback.get("urgent")), source="journal")
     log.warning("callback request journalled while Redis is down", extra={"ref": callback["id"]})
 
 

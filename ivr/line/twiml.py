@@ -39,3 +39,15 @@ def dial(response: VoiceResponse, node_id: str, step: int, caller_id: str | None
         timeout=30,
         caller_id=caller_id or None,
     )
+
+
+def safe_message(phrases: list[str], voice: str, language: str) -> VoiceResponse:
+    """The answer that needs nothing but the flow file: the crisis numbers, then goodbye.
+
+    Served at /voice/fallback and on any fault, and written out by `ivr flows fallback-twiml`
+    as the static document the number's fallback URL points at (hosted outside this app)."""
+    response = VoiceResponse()
+    for line in phrases:
+        response.say(line, voice=voice, language=language)
+    response.hangup()
+    return response

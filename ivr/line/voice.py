@@ -15,9 +15,11 @@ import redis
 from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import metrics
 from ivr.line import calls, degraded, limits
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.signature import twilio_only
+from ivr.line.twiml import safe_message
 from ivr.outage import recovery
 from ivr.store.keys import key
 from ivr.store.redis_store import CallState, StepConflict, Store
@@ -48,11 +50,9 @@ def now():
 def fallback_twiml() -> VoiceResponse:
     """The safe answer that needs nothing but this process: crisis numbers, then goodbye."""
     settings = current_app.config["SETTINGS"]
-    response = VoiceResponse()
-    for line in current_app.extensions["ivr.flow"].phrases["fallback"]:
-        response.say(line, voice=settings.voice, language=settings.language)
-    response.hangup()
-    return response
+    metrics.record_fallback(request.endpoint or "")
+    phrases = current_app.extensions["ivr.flow"].phrases["fallback"]
+    return safe_message(phrases, settings.voice, settings.language)
 
 
 def _call_sid() -> str | None:
@@ -97,6 +97,7 @@ def _answer(sid: str, turn: Turn | None) -> Response:
                 continue
     except redis.RedisError as exc:
         log.error("redis unavailable during a call step", extra={"error": type(exc).__name__})
+        metrics.record_redis_error("call_step")
         return _without_redis(sid, turn)
     except Exception:  # never a 5xx to a caller: log it and play the safe message
         log.exception("error during a call step")
@@ -175,6 +176,8 @@ def _save(store: Store, state: CallState, outcome: Outcome) -> str:
         exists=True,
     )
     store.save_turn(state, after, outcome.events, outcome.log, outcome.callback)
+    if outcome.callback and not outcome.callback.get("is_update"):
+        metrics.record_callback(bool(outcome.callback.get("urgent")))
     return twiml
 
 
@@ -194,6 +197,7 @@ def status():
             log.error(
                 "redis unavailable for a status callback", extra={"error": type(exc).__name__}
             )
+            metrics.record_redis_error("status_callback")
     return _twiml(VoiceResponse())
 
 

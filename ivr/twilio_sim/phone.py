@@ -49,6 +49,9 @@ class Transport:
 
 
 class HttpTransport(Transport):
+    def __init__(self, timeout: float = 15.0):
+        self.timeout = timeout  # Twilio gives up on a webhook after 15 s
+
     def post(self, url: str, params: dict, headers: dict) -> tuple[int, str]:
         body = urllib.parse.urlencode(params).encode()
         if not url.startswith(("http://", "https://")):
@@ -60,7 +63,7 @@ class HttpTransport(Transport):
             method="POST",
         )
         try:
-            with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310 (our own server)
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (our own server)
                 return resp.status, resp.read().decode("utf-8")
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode("utf-8", "replace")

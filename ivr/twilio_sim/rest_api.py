@@ -59,6 +59,8 @@ class FakeTwilio:
             "voice_fallback_method": "POST",
             "status_callback": "",
             "status_callback_method": "POST",
+            "voice_application_sid": None,  # a TwiML app here overrides voice_url
+            "trunk_sid": None,  # so does a SIP trunk
             **fields,
         }
         self.numbers[number] = record
@@ -75,7 +77,7 @@ class FakeTwilio:
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0)).decode()
-        form = {k: v[0] for k, v in parse_qs(body).items()}
+        form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
         with self._lock:
             self._seq += 1
             seq = self._seq
