@@ -73,9 +73,15 @@ def test_configure_points_the_number_here_and_check_passes(fake, live_env):
     [update] = [r for r in fake.requests if r["method"] == "POST"]
     assert update["auth"].startswith("Basic ")  # the account's own credentials
 
+    check = ivr(live_env, "number", "check")  # the flow's wording is not signed off yet
+    assert check.exit_code == 1
+    assert failed_lines(check.output) == ["FAIL  the flow file is the clinically approved one"]
+    approved = ivr(live_env, "flows", "approve", "--by", "Dr Rao", "--role", "clinical lead")
+    assert approved.exit_code == 0, approved.output
     check = ivr(live_env, "number", "check")
     assert check.exit_code == 0, check.output
     assert not failed_lines(check.output)
+    assert "ok    the flow file is the clinically approved one" in check.output
     assert "ok    the fallback URL is set, https, and not served by this app" in check.output
     assert ivr(live_env, "number", "configure").output.strip().endswith("this deployment.")
 
@@ -88,6 +94,7 @@ def test_check_names_a_wrong_url_and_a_missing_fallback(fake, live_env):
         status_callback=f"{BASE}/voice/status",
         status_callback_method="POST",
     )
+    ivr(live_env, "flows", "approve", "--by", "Dr Rao", "--role", "clinical lead")
     result = ivr(live_env, "number", "check")
     assert result.exit_code == 1
     failed = failed_lines(result.output)

@@ -233,3 +233,17 @@ def flow_file(facts: Facts) -> Line:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return Line(False, "the flow file passes `ivr flows check`", fix=f"{path}: {first}")
     return Line(True, "the flow file passes `ivr flows check`")
+
+
+@check
+def flow_approved(facts: Facts) -> Line:
+    """The wording callers will hear is the wording the clinical lead signed off (issue 13)."""
+    from ivr.line.flow import load_flow
+    from ivr.signoff.approval import approval_status
+
+    label = "the flow file is the clinically approved one"
+    if facts.redis is None:
+        return Line(False, label, fix="Redis cannot be reached, so approvals cannot be read")
+    ok, detail = approval_status(facts.redis, load_flow(facts.settings.flow_file))
+    fix = f"{detail}; read `ivr flows script`, then `ivr flows approve --by NAME --role ROLE`"
+    return Line(ok, label, fix=fix)
