@@ -42,7 +42,8 @@ class Settings:
     voice: str = "Polly.Amy"  # an en-GB voice
     language: str = "en-GB"
     timezone: str = "Europe/London"
-    # Opening hours of the intake team, Monday to Friday, local time; closed on UK bank holidays.
+    # Opening hours of the intake team on the opening days (below), local time; closed on UK bank
+    # holidays.
     opening_time: str = "09:00"
     closing_time: str = "17:00"
     holiday_country: str = "GB"
@@ -136,6 +137,29 @@ _PLAIN_ENV = {
 }
 
 
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def opening_weekdays(text: str) -> frozenset[int]:
+    """IVR_OPENING_DAYS as weekday numbers (Monday 0): "Mon-Fri", "Mon-Sat", "Mon,Tue,Thu",
+    "Sat-Sun" or a mix ("Mon-Wed,Fri"). Raises ConfigError with what was wrong."""
+    days: set[int] = set()
+    for part in (text or "").split(","):
+        ends = [d.strip().lower()[:3] for d in part.split("-")]
+        if len(ends) > 2 or not all(d in _DAY_NAMES for d in ends) or not all(ends):
+            raise ConfigError(
+                f"IVR_OPENING_DAYS={text!r} is not a list of days: write e.g. Mon-Fri, Mon-Sat"
+                " or Mon,Tue,Thu (day names Mon Tue Wed Thu Fri Sat Sun)"
+            )
+        first, last = _DAY_NAMES.index(ends[0]), _DAY_NAMES.index(ends[-1])
+        if last < first:
+            raise ConfigError(
+                f"IVR_OPENING_DAYS={text!r}: a range runs forwards from Monday, e.g. Mon-Fri"
+            )
+        days.update(range(first, last + 1))
+    return frozenset(days)
+
+
 def env_name(name: str) -> str:
     """The environment variable that sets a given setting."""
     return _PLAIN_ENV.get(name, "IVR_" + name.upper())
@@ -172,6 +196,7 @@ def check_settings(settings: Settings) -> None:
     """Refuse to start with settings that would be unsafe for real callers."""
     if settings.env not in ("development", "test", "production"):
         raise ConfigError(f"IVR_ENV must be development, test or production, not {settings.env!r}")
+    opening_weekdays(settings.opening_days)  # raises with a clear message
     if not settings.is_production:
         return
     problems = []

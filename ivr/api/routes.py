@@ -16,7 +16,7 @@ from ivr.reports import call_logs
 from ivr.store.redis_store import Store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-STATUSES = {"queued", "claimed", "scheduled", "closed"}
+STATUSES = {"queued", "claimed", "scheduled", "escalated", "closed"}
 
 
 def _store() -> Store:

@@ -22,6 +22,10 @@ ACTION_LABELS = {
     "due": "Next attempt due; back in the queue",
     "outcome": "Recorded an attempt",
     "connect": "Rang the worker to connect",
+    "reassigned": "A manager reassigned the claim",
+    "claim_released_by_manager": "A manager released the claim",
+    "merged": "Merged as a repeat request",
+    "merged_in": "A repeat request was merged in",
 }
 
 

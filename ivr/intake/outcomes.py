@@ -1,7 +1,9 @@
 """What an attempt to call back can end in, what happens next, and how requests read to staff.
 
-Pure functions (no Redis): the outcomes and their rules, when the next attempt falls (the caller's
-preferred window on the next working day, skipping weekends and UK bank holidays), whether a
+Pure functions (no Redis): the outcomes and their rules, when the next attempt falls (routine: the
+caller's preferred window on the next working day, skipping closed days and UK bank holidays;
+urgent: urgent_retry_minutes of working time later; or the time the caller asked for), each
+request's target (urgent: urgent_target_hours of working time; routine: working days), whether a
 request is overdue, and the words staff see for a caller's keypad answers.
 """
 
@@ -20,6 +22,7 @@ class Outcome:
     closes: bool  # True: the request is finished; False: try again later
     reached: bool  # the caller was spoken to
     needs_voicemail_consent: bool = False
+    asks_for_time: bool = False  # the worker gives the next attempt's date and time
 
 
 OUTCOMES = {
@@ -38,6 +41,13 @@ OUTCOMES = {
             reached=False,
             needs_voicemail_consent=True,
         ),
+        Outcome(
+            "asked_for_time",
+            "Caller asked for a time: call back then",
+            closes=False,
+            reached=True,
+            asks_for_time=True,
+        ),
         Outcome("wrong_number", "Wrong number", closes=True, reached=False),
     )
 }
@@ -48,6 +58,7 @@ CLOSE_REASONS = {
     "reached_declined": "Declined",
     "wrong_number": "Wrong number",
     "unreachable": "Unreachable after the maximum number of attempts",
+    "merged": "Merged into another request from the same number",
 }
 
 # When each preferred time starts, local time. "any" starts when the team opens.
@@ -61,7 +72,7 @@ PREFERRED_LABELS = {
 
 @dataclass(frozen=True)
 class Plan:
-    status: str  # "closed" or "scheduled"
+    status: str  # "closed", "scheduled" or "escalated" (urgent, attempts used up: managers act)
     next_attempt_at: float | None
     close_reason: str
 
@@ -82,24 +93,53 @@ def next_attempt_time(now: datetime, preferred: str, hours: Hours) -> datetime:
 
 
 def plan(
-    outcome: Outcome, attempts_before: int, preferred: str, now: datetime, hours: Hours, limit: int
+    outcome: Outcome,
+    attempts_before: int,
+    preferred: str,
+    now: datetime,
+    hours: Hours,
+    limit: int,
+    *,
+    urgent: bool = False,
+    retry_minutes: int = 60,
+    asked_for: datetime | None = None,
 ) -> Plan:
-    """What recording `outcome` as attempt number attempts_before + 1 does to the request."""
+    """What recording `outcome` as attempt number attempts_before + 1 does to the request.
+
+    An urgent request is never closed for want of an answer: it is retried after retry_minutes
+    of working time, and once the attempts are used up it is escalated (a manager decides)."""
     if outcome.closes:
         return Plan("closed", None, outcome.name)
+    if outcome.asks_for_time:
+        if asked_for is None:
+            raise ValueError("asked_for is needed for this outcome")
+        return Plan("scheduled", asked_for.timestamp(), "")
     if attempts_before + 1 >= limit:
-        return Plan("closed", None, "unreachable")
+        return Plan("escalated", None, "") if urgent else Plan("closed", None, "unreachable")
+    if urgent:
+        retry = hours.add_working_time(now, retry_minutes * 60)
+        return Plan("scheduled", retry.timestamp(), "")
     return Plan("scheduled", next_attempt_time(now, preferred, hours).timestamp(), "")
 
 
-def target_time(created_at: float, hours: Hours, working_days: int) -> datetime:
-    return hours.add_working_days(datetime.fromtimestamp(created_at, hours.tz), working_days)
+def target_time(
+    created_at: float, hours: Hours, working_days: int, urgent_hours: float | None = None
+) -> datetime:
+    """When a request should have been dealt with, always inside working hours: an urgent one
+    urgent_hours of working time after it came in, a routine one working_days working days."""
+    created = datetime.fromtimestamp(float(created_at), hours.tz)
+    if urgent_hours is not None:
+        return hours.add_working_time(created, urgent_hours * 3600)
+    return hours.add_working_time(created, working_days * hours.day_seconds())
 
 
-def is_overdue(callback: dict, now: datetime, hours: Hours, working_days: int) -> bool:
+def is_overdue(
+    callback: dict, now: datetime, hours: Hours, working_days: int, urgent_hours: float = 4
+) -> bool:
     if callback.get("status") == "closed" or not callback.get("created_at"):
         return False
-    return now > target_time(float(callback["created_at"]), hours, working_days)
+    urgent = urgent_hours if callback.get("urgent") else None
+    return now > target_time(float(callback["created_at"]), hours, working_days, urgent)
 
 
 # --- how a caller's keypad answers read to staff ------------------------------------------

@@ -1,5 +1,6 @@
 """The callback queue's state changes, each one Lua script: claim, release, lease expiry, a
-scheduled attempt falling due, and recording an attempt's outcome.
+scheduled attempt falling due, recording an attempt's outcome, a manager reassigning or releasing
+someone's claim, and merging a repeat request into another.
 
 Every script keeps the request's `status` field, the `callbacks_by_status` indexes, the lease and
 schedule sorted sets and the audit streams in step, so no reader ever sees them disagree and no
@@ -11,6 +12,8 @@ Every script shares one layout:
   KEYS[4] callback_queue zset          KEYS[5..8] callbacks_by_status for queued, claimed,
   scheduled, closed                    KEYS[9] the attempts list
   KEYS[10] the callback's audit stream KEYS[11] the global audit stream
+  KEYS[12] callbacks_by_status for escalated (urgent, attempts used up; never closed by itself)
+  KEYS[13] another request's hash     KEYS[14] its audit stream (MERGE only; else the same again)
   ARGV[1] callback id, ARGV[2] now (epoch seconds), ARGV[3] who is acting; then per script.
 Each returns a list whose first item is "ok" or the reason it did nothing.
 """
@@ -21,12 +24,13 @@ import redis
 
 from ivr.store.keys import key
 
-STATUSES = ("queued", "claimed", "scheduled", "closed")
+STATUSES = ("queued", "claimed", "scheduled", "escalated", "closed")
 AUDIT_MAXLEN = 100_000  # the global stream is capped; each request's own stream is complete
 
 _PRELUDE = """
 local id, now, actor = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local STATUS_KEYS = {queued = KEYS[5], claimed = KEYS[6], scheduled = KEYS[7], closed = KEYS[8]}
+local STATUS_KEYS = {queued = KEYS[5], claimed = KEYS[6], scheduled = KEYS[7], closed = KEYS[8],
+                     escalated = KEYS[12]}
 local function field(name) return redis.call('HGET', KEYS[1], name) or '' end
 local function set_status(new)
   local old = field('status')
@@ -34,17 +38,21 @@ local function set_status(new)
   redis.call('ZADD', STATUS_KEYS[new], field('created_at'), id)
   redis.call('HSET', KEYS[1], 'status', new)
 end
-local function audit(action, detail)
-  local entry = {'t', ARGV[2], 'who', actor, 'action', action, 'detail', detail, 'callback', id}
-  redis.call('XADD', KEYS[10], '*', unpack(entry))
+local function audit(action, detail, stream, about)
+  local entry = {'t', ARGV[2], 'who', actor, 'action', action, 'detail', detail,
+                 'callback', about or id}
+  redis.call('XADD', stream or KEYS[10], '*', unpack(entry))
   redis.call('XADD', KEYS[11], 'MAXLEN', '~', @MAXLEN@, '*', unpack(entry))
 end
--- Back to waiting: "scheduled" while its next attempt is still ahead, otherwise "queued".
+-- Back to waiting: "escalated" if it was, "scheduled" while its next attempt is still ahead,
+-- otherwise "queued".
 local function unclaim()
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[1], 'claimed_by', 'claimed_at', 'lease_until')
   local next_at = tonumber(field('next_attempt_at'))
-  if next_at and next_at > now then
+  if field('escalated_at') ~= '' then
+    set_status('escalated')
+  elseif next_at and next_at > now then
     set_status('scheduled')
     redis.call('ZADD', KEYS[3], next_at, id)
   else
@@ -138,7 +146,13 @@ if ARGV[6] == 'closed' then
   redis.call('HDEL', KEYS[1], 'next_attempt_at')
   redis.call('ZREM', KEYS[4], id)
   redis.call('ZREM', KEYS[3], id)
+elseif ARGV[6] == 'escalated' then
+  set_status('escalated')
+  redis.call('HSET', KEYS[1], 'escalated_at', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'next_attempt_at')
+  redis.call('ZREM', KEYS[3], id)
 else
+  redis.call('HDEL', KEYS[1], 'escalated_at')
   set_status('scheduled')
   redis.call('HSET', KEYS[1], 'next_attempt_at', ARGV[7])
   redis.call('ZADD', KEYS[3], ARGV[7], id)
@@ -148,18 +162,77 @@ return {'ok'}
 """
 )
 
+# A manager takes over someone's claim for another worker, or releases it. ARGV[4] the worker
+# who should have it ("" releases it), ARGV[5] the new lease's expiry.
+REASSIGN = (
+    _PRELUDE
+    + """
+if status ~= 'claimed' then return {'not_claimed'} end
+local holder = field('claimed_by')
+if ARGV[4] == '' then
+  unclaim()
+  audit('claim_released_by_manager', 'released the claim by ' .. holder)
+  return {'ok'}
+end
+if holder == ARGV[4] then return {'same', holder} end
+redis.call('HSET', KEYS[1], 'claimed_by', ARGV[4], 'claimed_at', ARGV[2], 'lease_until', ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[5], id)
+audit('reassigned', 'from ' .. holder .. ' to ' .. ARGV[4])
+return {'ok'}
+"""
+)
 
-def script_keys(ref: str) -> list[str]:
+# A repeat request (KEYS[1]) is closed as merged into another from the same number (KEYS[13]),
+# which keeps the urgent flag if either had it. ARGV[4] the other request's id, ARGV[5] its
+# urgent queue score (used only if the repeat was urgent and it was not).
+MERGE = (
+    _PRELUDE
+    + """
+local into = ARGV[4]
+if into == id then return {'same'} end
+local into_status = redis.call('HGET', KEYS[13], 'status')
+if not into_status then return {'missing_other'} end
+if status == 'closed' or into_status == 'closed' then return {'closed'} end
+local holder = field('claimed_by')
+if status == 'claimed' and holder ~= actor then return {'taken', holder} end
+redis.call('ZREM', KEYS[2], id)
+redis.call('ZREM', KEYS[3], id)
+redis.call('ZREM', KEYS[4], id)
+redis.call('HDEL', KEYS[1], 'claimed_by', 'claimed_at', 'lease_until', 'next_attempt_at')
+set_status('closed')
+redis.call('HSET', KEYS[1], 'closed_at', ARGV[2], 'close_reason', 'merged', 'merged_into', into)
+local merged = redis.call('HGET', KEYS[13], 'merged_from')
+if merged and merged ~= '' then merged = merged .. ',' .. id else merged = id end
+redis.call('HSET', KEYS[13], 'merged_from', merged)
+if field('urgent') == '1' and redis.call('HGET', KEYS[13], 'urgent') ~= '1' then
+  redis.call('HSET', KEYS[13], 'urgent', '1')
+  redis.call('ZADD', KEYS[4], 'XX', ARGV[5], into)
+end
+audit('merged', 'into ' .. into)
+audit('merged_in', id .. ' merged into this one', KEYS[14], into)
+return {'ok'}
+"""
+)
+
+
+def script_keys(ref: str, other: str | None = None) -> list[str]:
     """KEYS for every script above, in the documented order."""
+    other = other or ref
     return [
         key("callback", id=ref),
         key("callback_leases"),
         key("callback_scheduled"),
         key("callback_queue"),
-        *(key("callbacks_by_status", status=s) for s in STATUSES),
+        *(
+            key("callbacks_by_status", status=s)
+            for s in ("queued", "claimed", "scheduled", "closed")
+        ),
         key("callback_attempts", id=ref),
         key("callback_audit", id=ref),
         key("audit"),
+        key("callbacks_by_status", status="escalated"),
+        key("callback", id=other),
+        key("callback_audit", id=other),
     ]
 
 
@@ -175,11 +248,16 @@ class Transitions:
                 ("release", RELEASE),
                 ("due", DUE),
                 ("outcome", OUTCOME),
+                ("reassign", REASSIGN),
+                ("merge", MERGE),
             )
         }
 
-    def run(self, name: str, ref: str, now: float, actor: str, *args: object) -> list[str]:
-        result = self._scripts[name](keys=script_keys(ref), args=[ref, repr(now), actor, *args])
+    def run(
+        self, name: str, ref: str, now: float, actor: str, *args: object, other: str | None = None
+    ) -> list[str]:
+        keys = script_keys(ref, other)
+        result = self._scripts[name](keys=keys, args=[ref, repr(now), actor, *args])
         return [str(part) for part in result]
 
     def sweep(self, now: float) -> int:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 
 from ivr.config import Settings
 from ivr.intake import audit, notes, outcomes
-from ivr.intake.queue import STATUSES, Transitions
+from ivr.intake.queue import Transitions
 from ivr.line.hours import Hours
 from ivr.phone import mask, national
 from ivr.store.callbacks import decode_callback
@@ -24,8 +25,19 @@ from ivr.store.keys import key
 from ivr.store.redis_store import Store
 
 REFERENCE = re.compile(r"^[0-9]{6}$")
-QUEUE_LIMIT = 500  # the open queue is read whole; far more than a team has open at once
-CLOSED_LIMIT = 200
+ASKED_DAYS = 60  # "caller asked for a time": at most this far ahead
+PER_PAGE = 50  # rows per page on the queue page's views
+
+
+@dataclass(frozen=True)
+class Found:
+    """One page of a queue view."""
+
+    rows: list[dict]
+    total: int  # rows in the whole view (after the search)
+    page: int
+    pages: int
+    elsewhere: dict | None  # {"reference", "status"}: a searched reference in another view
 
 
 class IntakeError(Exception):
@@ -54,25 +66,35 @@ class Intake:
         now: float | None = None,
         test: bool = False,
     ):
-        """Requests for the queue page: open ones (urgent first, then oldest; scheduled ones not
-        yet due after those ready to call), or one status; narrowed by reference or number.
+        """Every request in a view, in its order (see `find`), unpaged."""
+        return self.find(status, search, now=now, test=test).rows
+
+    def find(
+        self,
+        status: str | None = None,
+        search: str = "",
+        page: int = 1,
+        per_page: int | None = None,
+        now: float | None = None,
+        test: bool = False,
+    ) -> Found:
+        """One page of a view: open requests (the urgent band first, each band ready-to-call
+        before scheduled ones not yet due, then oldest), or one status (closed: newest first);
+        narrowed by reference or the number's last digits. Nothing is left out: every view
+        pages, and `elsewhere` names the request a full reference finds in another view.
         Requests from test calls (/try) are shown only with `test`, and then only they are."""
         now = now or time.time()
         self.transitions.sweep(now)
-        if status == "closed":
-            refs = self.redis.zrevrange(
-                key("callbacks_by_status", status="closed"), 0, CLOSED_LIMIT - 1
-            )
-        elif status in STATUSES:
-            order = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT - 1)
-            members = set(self.redis.zrange(key("callbacks_by_status", status=status), 0, -1))
-            refs = [r for r in order if r in members]
-        else:
-            refs = self.redis.zrange(key("callback_queue"), 0, QUEUE_LIMIT - 1)
-        rows = [self.describe(cb, now) for cb in self._load(refs) if bool(cb.get("test")) == test]
         digits = re.sub(r"\D", "", search or "")
         if (search or "").strip() and not digits:
-            return []  # a name or other text matches nobody (the page says how to search)
+            # a name or other text matches nobody (the page says how to search)
+            return Found([], 0, 1, 1, None)
+        refs = self._only(self._view(status), test)
+        if status == "closed" and not digits and per_page:
+            total, start = len(refs), (max(1, page) - 1) * per_page
+            rows = [self.describe(cb, now) for cb in self._load(refs[start : start + per_page])]
+            return Found(rows, total, max(1, page), max(1, -(-total // per_page)), None)
+        rows = [self.describe(cb, now) for cb in self._load(refs)]
         if digits:
             rows = [
                 r
@@ -80,9 +102,43 @@ class Intake:
                 if r["reference"].startswith(digits)
                 or re.sub(r"\D", "", r.get("phone", "")).endswith(digits)
             ]
+        if status != "closed":
+            rows.sort(
+                key=lambda r: (
+                    not r.get("urgent"),
+                    r["status"] == "scheduled" and r["next_attempt_at"] > now,
+                )
+            )
+        elsewhere = None
+        if REFERENCE.match(digits) and digits not in {r["reference"] for r in rows}:
+            other, flag = self.redis.hmget(key("callback", id=digits), ["status", "test"])
+            if other and (flag == "1") == test:
+                elsewhere = {"reference": digits, "status": other}
+        total = len(rows)
+        if not per_page:
+            return Found(rows, total, 1, 1, elsewhere)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        start = (page - 1) * per_page
+        return Found(rows[start : start + per_page], total, page, pages, elsewhere)
+
+    def _only(self, refs: list[str], test: bool) -> list[str]:
+        """The references from test calls (/try) or, without `test`, the others."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for ref in refs:
+                pipe.hget(key("callback", id=ref), "test")
+            flags = pipe.execute()
+        return [r for r, flag in zip(refs, flags, strict=True) if (flag == "1") == test]
+
+    def _view(self, status: str | None) -> list[str]:
+        """The references in one view, in order, whole (ids only: cheap even for thousands)."""
+        if status == "closed":
+            return self.redis.zrevrange(key("callbacks_by_status", status="closed"), 0, -1)
+        order = self.redis.zrange(key("callback_queue"), 0, -1)
         if status is None:
-            rows.sort(key=lambda r: r["status"] == "scheduled" and r["next_attempt_at"] > now)
-        return rows
+            return order
+        members = set(self.redis.zrange(key("callbacks_by_status", status=status), 0, -1))
+        return [r for r in order if r in members]
 
     def _load(self, refs: list[str]) -> list[dict]:
         with self.redis.pipeline(transaction=False) as pipe:
@@ -98,9 +154,13 @@ class Intake:
         cb["attempts"] = int(cb.get("attempts") or 0)
         cb["next_attempt_at"] = float(cb.get("next_attempt_at") or 0)
         cb["age_seconds"] = max(0, now - float(cb.get("created_at") or now))
-        cb["overdue"] = outcomes.is_overdue(cb, moment, self.hours, days)
+        urgent_hours = self.settings.urgent_target_hours
+        cb["overdue"] = outcomes.is_overdue(cb, moment, self.hours, days, urgent_hours)
         if cb.get("created_at"):
-            cb["target_at"] = outcomes.target_time(cb["created_at"], self.hours, days).timestamp()
+            target = outcomes.target_time(
+                cb["created_at"], self.hours, days, urgent_hours if cb.get("urgent") else None
+            )
+            cb["target_at"] = target.timestamp()
         cb["phone_masked"] = mask(national(cb.get("phone", "")))
         cb["preferred_label"] = outcomes.PREFERRED_LABELS.get(cb.get("preferred_time"), "Any time")
         cb["lease_until"] = float(cb.get("lease_until") or 0)
@@ -157,13 +217,29 @@ class Intake:
         return self.get(ref, actor, action=None)
 
     def record_outcome(
-        self, ref: str, actor: str, outcome_name: str, note: str, now: float | None = None
+        self,
+        ref: str,
+        actor: str,
+        outcome_name: str,
+        note: str,
+        now: float | None = None,
+        asked_for: str = "",
     ) -> dict:
-        """Record one attempt; it closes the request or schedules the next attempt."""
+        """Record one attempt; it closes the request, schedules the next attempt (at the time the
+        caller asked for, for that outcome) or, for an urgent one out of attempts, escalates it."""
         outcome = outcomes.OUTCOMES.get(outcome_name or "")
         if outcome is None:
             names = ", ".join(outcomes.OUTCOMES)
             raise IntakeError(400, f"Choose an outcome: one of {names}.")
+        when_asked = None
+        if outcome.asks_for_time:
+            when_asked = self.asked_time(asked_for, now or time.time())
+        elif (asked_for or "").strip():
+            raise IntakeError(
+                400,
+                "A date and time for the next attempt goes with the outcome"
+                f' "{outcomes.OUTCOMES["asked_for_time"].label}" only.',
+            )
         try:
             note = notes.checked(note)
         except notes.NoteTooLong as exc:
@@ -181,6 +257,9 @@ class Intake:
                 datetime.fromtimestamp(now, self.hours.tz),
                 self.hours,
                 self.settings.max_callback_attempts,
+                urgent=bool(cb.get("urgent")),
+                retry_minutes=self.settings.urgent_retry_minutes,
+                asked_for=when_asked,
             )
             attempt = {
                 "n": cb["attempts"] + 1,
@@ -197,7 +276,7 @@ class Intake:
                 repr(step.next_attempt_at) if step.next_attempt_at else "",
                 step.close_reason, json.dumps(attempt),
                 "1" if outcome.reached else "0",
-                _audit_detail(attempt["n"], outcome.label, step.close_reason),
+                _audit_detail(attempt["n"], outcome.label, step),
             )  # fmt: skip
             if result[0] == "conflict":
                 continue
@@ -211,6 +290,27 @@ class Intake:
             return self.get(ref, actor, action=None, now=now)
         raise IntakeError(409, "This request changed while saving; reload and try again.")
 
+    def asked_time(self, text: str, now: float) -> datetime:
+        """The date and time a caller asked to be called back at, from a form's
+        "2026-11-27T14:30" (local time) or an ISO 8601 time with an offset; in the future and
+        within ASKED_DAYS days, or IntakeError with what was wrong."""
+        text = (text or "").strip()
+        if not text:
+            raise IntakeError(400, "Give the date and time the caller asked to be called back.")
+        try:
+            moment = datetime.fromisoformat(text[:40])
+        except ValueError:
+            raise IntakeError(
+                400, "The date and time was not understood: use the picker, e.g. 27/11/2026 14:30."
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.hours.tz)
+        if moment.timestamp() <= now:
+            raise IntakeError(400, "The time the caller asked for has already passed.")
+        if moment.timestamp() > now + ASKED_DAYS * 86400:
+            raise IntakeError(400, f"Choose a time within {ASKED_DAYS} days.")
+        return moment.astimezone(self.hours.tz)
+
     @staticmethod
     def _check(result: list[str]) -> None:
         if result[0] == "missing":
@@ -219,9 +319,12 @@ class Intake:
             raise IntakeError(409, f"That could not be done ({result[0]}).")
 
 
-def _audit_detail(n: int, label: str, close_reason: str) -> str:
-    closed = f"; closed: {outcomes.CLOSE_REASONS.get(close_reason, close_reason)}"
-    return f"attempt {n}: {label}" + (closed if close_reason else "")
+def _audit_detail(n: int, label: str, step: outcomes.Plan) -> str:
+    if step.status == "escalated":
+        return f"attempt {n}: {label}; urgent, attempts used up: escalated to managers"
+    reason = step.close_reason
+    closed = f"; closed: {outcomes.CLOSE_REASONS.get(reason, reason)}"
+    return f"attempt {n}: {label}" + (closed if reason else "")
 
 
 def intake() -> Intake:

@@ -1,5 +1,6 @@
-"""When the intake team works: opening hours in Europe/London, closed at weekends and on UK bank
-holidays, and how to say when the next callback can happen."""
+"""When the intake team works: opening hours in Europe/London on the opening days
+(IVR_OPENING_DAYS, default Mon-Fri), closed on UK bank holidays; how to say when the next callback
+can happen; and working-time arithmetic (urgent targets and retries count only working minutes)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from ivr.config import Settings
+from ivr.config import Settings, opening_weekdays
 
 
 @lru_cache(maxsize=8)
@@ -30,6 +31,7 @@ class Hours:
     closes: time
     country: str
     subdivision: str
+    days: frozenset[int] = frozenset(range(5))  # weekday numbers (Monday 0) the team works
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hours:
@@ -39,10 +41,13 @@ class Hours:
             _clock(settings.closing_time),
             settings.holiday_country,
             settings.holiday_subdivision,
+            opening_weekdays(settings.opening_days),
         )
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in _bank_holidays(self.country, self.subdivision)
+        return day.weekday() in self.days and day not in _bank_holidays(
+            self.country, self.subdivision
+        )
 
     def is_open(self, moment: datetime) -> bool:
         local = moment.astimezone(self.tz)
@@ -67,6 +72,40 @@ class Hours:
             if self.is_working_day(day):
                 days -= 1
         return datetime.combine(day, local.timetz()).replace(tzinfo=self.tz)
+
+    def working_from(self, moment: datetime) -> datetime:
+        """`moment` itself if the team is working then, otherwise when it next starts."""
+        return moment.astimezone(self.tz) if self.is_open(moment) else self.next_opening(moment)
+
+    def add_working_time(self, moment: datetime, seconds: float) -> datetime:
+        """The moment `seconds` of working time after `moment` (time outside opening hours, at
+        weekends, on closed days and bank holidays does not count). Always inside working hours
+        (or exactly at a closing time)."""
+        start = self.working_from(moment)
+        left = max(0.0, seconds)
+        for _ in range(3700):  # ten years of days: a guard, never reached with real settings
+            closing = datetime.combine(start.date(), self.closes, tzinfo=self.tz)
+            room = (closing - start).total_seconds()
+            if left <= room:
+                return start + timedelta(seconds=left)
+            left -= room
+            start = self.next_opening(closing)
+        raise ValueError("no working time ahead: check the opening days and hours")
+
+    def working_seconds_between(self, start: datetime, end: datetime) -> float:
+        """How much working time lies between two moments (0 if end is not after start)."""
+        total, at = 0.0, self.working_from(start)
+        while at < end:
+            closing = datetime.combine(at.date(), self.closes, tzinfo=self.tz)
+            total += (min(closing, end) - at).total_seconds()
+            at = self.next_opening(closing)
+        return total
+
+    def day_seconds(self) -> float:
+        """The length of one working day."""
+        base = date(2000, 1, 3)
+        opens = datetime.combine(base, self.opens)
+        return (datetime.combine(base, self.closes) - opens).total_seconds()
 
     def spoken_next_opening(self, moment: datetime) -> str:
         """ "tomorrow, from 9 am" / "on Monday, from 9 am" / "on Tuesday the 2nd of January"."""

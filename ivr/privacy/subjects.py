@@ -15,7 +15,7 @@ from ivr.store.callbacks import ENCRYPTED_FIELDS, decode_callback
 from ivr.store.crypto import DataKeys, install_data_keys
 from ivr.store.keys import key
 
-KNOWN_STATUSES = ("queued", "claimed", "scheduled", "closed")
+KNOWN_STATUSES = ("queued", "claimed", "scheduled", "escalated", "closed")
 
 
 def _members(client: redis.Redis, keys: DataKeys, number: str) -> tuple[list[str], set[str]]:
