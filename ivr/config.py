@@ -7,6 +7,7 @@ Secrets come only from the environment. In production, missing or weak secrets s
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -110,6 +111,7 @@ class Settings:
     urgent_alert_sms: str = ""
     urgent_alert_email: str = ""
     smtp_url: str = ""
+    urgent_alert_from: str = "ipt-referral-line@localhost"  # the alert emails' From address
 
     # Twilio's HMAC-SHA256 webhook signing: comma-separated <key id>=<secret> pairs.
     twilio_webhook_shared_keys: str = ""
@@ -192,11 +194,32 @@ def load_settings(environ: dict | None = None, **overrides) -> Settings:
     return settings
 
 
+def check_urgent_settings(settings: Settings) -> None:
+    """The urgent track's settings: a mistake here would silently leave risk unflagged."""
+    if settings.urgent_target_hours < 1 or settings.urgent_retry_minutes < 1:
+        raise ConfigError("IVR_URGENT_TARGET_HOURS and IVR_URGENT_RETRY_MINUTES must be 1 or more")
+    for number in filter(None, (n.strip() for n in settings.urgent_alert_sms.split(","))):
+        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+            raise ConfigError(
+                f"IVR_URGENT_ALERT_SMS: {phone.mask(number)!r} is not an E.164 number"
+                " (like +447700900123); separate numbers with commas"
+            )
+    for address in filter(None, (a.strip() for a in settings.urgent_alert_email.split(","))):
+        if not re.fullmatch(r"[^@\s,]+@[^@\s,]+", address):
+            raise ConfigError(
+                f"IVR_URGENT_ALERT_EMAIL: {address!r} is not an email address;"
+                " separate addresses with commas"
+            )
+    if settings.smtp_url and not re.match(r"smtps?://[^/]", settings.smtp_url):
+        raise ConfigError("IVR_SMTP_URL must look like smtp://user:password@host:587")
+
+
 def check_settings(settings: Settings) -> None:
     """Refuse to start with settings that would be unsafe for real callers."""
     if settings.env not in ("development", "test", "production"):
         raise ConfigError(f"IVR_ENV must be development, test or production, not {settings.env!r}")
     opening_weekdays(settings.opening_days)  # raises with a clear message
+    check_urgent_settings(settings)
     if not settings.is_production:
         return
     problems = []

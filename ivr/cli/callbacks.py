@@ -1,4 +1,5 @@
-"""`ivr callbacks sweep`: lapsed claims and due attempts back to the queue."""
+"""`ivr callbacks sweep`: lapsed claims and due attempts back to the queue, and urgent alerts to
+the duty contacts (planned and sent here, never in a webhook)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 import click
 import redis
 
-from ivr.cli.common import redis_client
+from ivr.cli.common import redis_client, settings
 
 
 @click.group()
@@ -19,15 +20,22 @@ def callbacks() -> None:
 @click.option("--every", type=int, default=0, help="Run again every N seconds (a process).")
 def callbacks_sweep(every: int) -> None:
     """Return lapsed claims and due attempts to the queue (the pages also do this as they read;
-    the Procfile's `sweeper` runs it so figures stay current when nobody has the queue open)."""
+    the Procfile's `sweeper` runs it so figures stay current when nobody has the queue open), and
+    send urgent alerts to the duty contacts (IVR_URGENT_ALERT_SMS, IVR_URGENT_ALERT_EMAIL)."""
 
+    from ivr.intake import alerts
     from ivr.intake.queue import Transitions
 
-    transitions = Transitions(redis_client())
+    client, current = redis_client(), settings()
+    transitions = Transitions(client)
     while True:
         try:
-            moved = transitions.sweep(time.time())
+            now = time.time()
+            moved = transitions.sweep(now)
             click.echo(f"{moved} callback request(s) returned to the queue.")
+            planned, sent, failed = alerts.run(client, current, now)
+            if planned or sent or failed:
+                click.echo(f"Urgent alerts: {planned} planned, {sent} sent, {failed} failed.")
         except redis.RedisError as exc:
             if every <= 0:
                 raise click.ClickException(f"Redis is unavailable: {exc}") from exc

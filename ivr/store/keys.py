@@ -46,6 +46,13 @@ TEMPLATES: dict[str, str] = {
     "callback_audit": "callback:{id}:audit",  # stream: who viewed or changed it, when, what
     "audit": "audit",  # stream: every callback's audit entries together (capped)
     "bridge": "bridge:{token}",  # string: callback id for one "call me and connect" (expires)
+    # Urgent alerts to the duty contacts (intake/alerts, intake/outbox). No
+    # personal data: a reference and a link only. Messages expire after retention_days.
+    "alert_outbox": "alerts:outbox",  # zset: alert message id scored by when to (re)try it
+    "alert_message": "alert:{id}",  # hash: channel, to, subject, body, attempts, state, error
+    "alert_planned": "alert:planned:{kind}:{ref}",  # string: this alert was queued (expires)
+    "alert_failures": "alerts:failures",  # list of JSON failures for managers (newest first)
+    # Staff accounts and sign-in (ivr/users.py, ivr/throttle.py). Passwords only as scrypt hashes.
     # Staff accounts and sign-in (staff/users, staff/throttle). Passwords only as scrypt hashes.
     "user": "user:{username}",  # hash: username, role, password_hash, created_at, disabled, ...
     "users": "users",  # set: every username
