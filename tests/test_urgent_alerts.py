@@ -238,7 +238,7 @@ def test_failed_alerts_are_retried_and_shown_to_managers(
     signed_in(client, role="manager")
     page = client.get("/intake/").get_data(as_text=True)
     assert "Urgent alerts that failed to send" in page and "Relaying denied" in page
-    assert "**********001" in page and "+447700900001" not in page
+    assert "*********001" in page and "+447700900001" not in page
     # Nothing is tried again before its time; after it, with Twilio and email back, all go.
     assert alerts.run(redis_client, settings, now + 30) == (0, 0, 0)
     fake_twilio.fail_paths = set()
@@ -254,6 +254,6 @@ def test_an_alert_that_keeps_failing_is_given_up_and_says_so(line, fake_twilio, 
     line.call(urgent=True)
     now = datetime.now().timestamp()
     for n in range(outbox.MAX_TRIES):
-        alerts.run(redis_client, settings, now + 3600 * n)
+        alerts.run(redis_client, settings, now + 1000 * n)  # past each pause
     assert outbox.waiting(redis_client) == 0
     assert all(f["gave_up"] for f in outbox.recent_failures(redis_client, now)[:2])

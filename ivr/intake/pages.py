@@ -10,15 +10,16 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 
-from ivr.intake import audit, call_connect, notes, outcomes
+from ivr.intake import audit, board, call_connect, notes, outcomes
 from ivr.intake.queue import STATUSES
-from ivr.intake.service import IntakeError, intake
+from ivr.intake.service import PER_PAGE, IntakeError, intake
 from ivr.intake.summary import age, summary_text, when
 from ivr.phone import national
 from ivr.staff import users
@@ -31,11 +32,22 @@ def _me() -> str:
     return current_user()["username"]
 
 
-def _filters() -> tuple[str | None, str]:
+def _filters() -> tuple[str | None, str, int]:
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
         abort(400, f"Status must be one of {', '.join(STATUSES)}.")
-    return status, request.args.get("q", "")[:20]
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        abort(400, "The page must be a whole number from 1.")
+    return status, request.args.get("q", "")[:20], int(page)
+
+
+def _is_manager() -> bool:
+    return current_user()["role"] in ("manager", "admin")
+
+
+def _title(urgent: int) -> str:
+    return f"({urgent} urgent) Callback queue" if urgent else "Callback queue"
 
 
 @bp.app_template_filter("when")
@@ -58,28 +70,53 @@ def _age(seconds):
 @bp.get("/", endpoint="queue")
 @role_required("intake")
 def queue_page():
-    status, search = _filters()
+    status, search, page = _filters()
     test = request.args.get("test") == "1"
-    rows = intake().queue(status, search, test=test)
+    service, settings = intake(), current_app.config["SETTINGS"]
+    found = service.find(status, search, page, PER_PAGE, test=test)
+    live = board.strip(service.queue())
+    notices = board.manager_notices(service.redis, settings) if _is_manager() else None
     return render_template(
         "intake/queue.html",
-        rows=rows,
+        rows=found.rows,
+        found=found,
+        live=live,
+        notices=notices,
         status=status,
         search=search,
         test=test,
         statuses=STATUSES,
-        poll_seconds=current_app.config["SETTINGS"].queue_poll_seconds,
-        title="Callback queue",
+        poll_seconds=settings.queue_poll_seconds,
+        title=_title(live["urgent"]),
     )
+
+
+def _page_rows() -> str:
+    status, search, page = _filters()
+    test = request.args.get("test") == "1"
+    found = intake().find(status, search, page, PER_PAGE, test=test)
+    return render_template("intake/rows.html", rows=found.rows)
 
 
 @bp.get("/queue/rows")
 @role_required("intake")
 def queue_rows():
-    """The queue table's rows alone, which the page's script polls for new requests."""
-    status, search = _filters()
-    rows = intake().queue(status, search, test=request.args.get("test") == "1")
-    return render_template("intake/rows.html", rows=rows)
+    """The queue table's rows alone (one page of the view)."""
+    return _page_rows()
+
+
+@bp.get("/queue/live")
+@role_required("intake")
+def queue_live():
+    """What the open queue page polls: its rows, the live strip, the title and the urgent
+    requests waiting (so the page can announce a new one)."""
+    live = board.strip(intake().queue())
+    return jsonify(
+        rows=_page_rows(),
+        strip=render_template("intake/strip.html", live=live),
+        title=_title(live["urgent"]) + " – IPT referral line",
+        urgent_refs=live["urgent_refs"],
+    )
 
 
 def _request_page(ref: str, status: int = 200, **extra):
