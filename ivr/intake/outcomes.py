@@ -122,6 +122,28 @@ def plan(
     return Plan("scheduled", next_attempt_time(now, preferred, hours).timestamp(), "")
 
 
+def asked_time(text: str, now: float, tz, within_days: int) -> datetime:
+    """The date and time a caller asked to be called back at, from a form's "2026-11-27T14:30"
+    (local time) or ISO 8601 with an offset: in the future and within `within_days` days, or
+    ValueError with a message fit for a worker."""
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("Give the date and time the caller asked to be called back.")
+    try:
+        moment = datetime.fromisoformat(text[:40])
+    except ValueError:
+        raise ValueError(
+            "The date and time was not understood: use the picker, e.g. 27/11/2026 14:30."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    if moment.timestamp() <= now:
+        raise ValueError("The time the caller asked for has already passed.")
+    if moment.timestamp() > now + within_days * 86400:
+        raise ValueError(f"Choose a time within {within_days} days.")
+    return moment.astimezone(tz)
+
+
 def target_time(
     created_at: float, hours: Hours, working_days: int, urgent_hours: float | None = None
 ) -> datetime:

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 
-from ivr.intake import audit, board, call_connect, notes, outcomes
+from ivr.intake import audit, board, call_connect, notes, outcomes, supervision
 from ivr.intake.queue import STATUSES
 from ivr.intake.service import PER_PAGE, IntakeError, intake
 from ivr.intake.summary import age, summary_text, when
@@ -129,6 +129,11 @@ def _request_page(ref: str, status: int = 200, **extra):
         "intake/request.html",
         cb=cb,
         me=_me(),
+        is_manager=_is_manager(),
+        workers=[u["username"] for u in users.list_users(intake().redis) if not u.get("disabled")]
+        if _is_manager()
+        else [],
+        related=supervision.related(intake(), cb),
         my_phone=me.get("phone", ""),
         offered=outcomes.offered_outcomes(bool(cb.get("voicemail_ok"))),
         outcome_labels={o.name: o.label for o in outcomes.OUTCOMES.values()},
@@ -196,7 +201,13 @@ def release(ref: str):
 def outcome(ref: str):
     form = request.form
     try:
-        cb = intake().record_outcome(ref, _me(), form.get("outcome", ""), form.get("note", ""))
+        cb = intake().record_outcome(
+            ref,
+            _me(),
+            form.get("outcome", ""),
+            form.get("note", ""),
+            asked_for=form.get("next_at", ""),
+        )
     except IntakeError as exc:
         cb = _already_recorded(ref, form) if exc.status == 409 else None
         if cb is None:
@@ -206,6 +217,9 @@ def outcome(ref: str):
         reason = outcomes.CLOSE_REASONS.get(cb.get("close_reason"), cb.get("close_reason"))
         flash(f"Request {ref} closed: {reason}.", "info")
         return redirect(url_for("intake.queue"), 303)
+    if cb["status"] == "escalated":
+        flash(f"Request {ref} is escalated: every attempt made; a manager decides next.", "info")
+        return redirect(url_for("intake.request_page", ref=ref), 303)
     flash(f"Attempt recorded. Next attempt: {_when(cb['next_attempt_at'])}.", "info")
     return redirect(url_for("intake.request_page", ref=ref), 303)
 
@@ -223,6 +237,29 @@ def _already_recorded(ref: str, form) -> dict | None:
         return None
     cb["next_attempt_at"] = saved.get("next_attempt_at") or cb["next_attempt_at"]
     return cb
+
+
+@bp.post("/callbacks/<ref>/reassign")
+@role_required("manager")
+def reassign(ref: str):
+    """A manager gives another worker's claim to someone else, or releases it."""
+    to = request.form.get("to", "")
+    done = f"The request now belongs to {to}." if to else "Released: it is back in the queue."
+    return _act(ref, lambda: supervision.reassign(intake(), ref, _me(), to), done)
+
+
+@bp.post("/callbacks/<ref>/merge")
+@role_required("intake")
+def merge(ref: str):
+    """Close this request as a repeat of another from the same number."""
+    into = request.form.get("into", "")
+    try:
+        supervision.merge(intake(), ref, into, _me())
+    except IntakeError as exc:
+        flash(exc.message, "error")
+        return _request_page(ref, status=exc.status, form=request.form)
+    flash(f"Request {ref} merged into this one.", "info")
+    return redirect(url_for("intake.request_page", ref=into.strip()), 303)
 
 
 @bp.post("/callbacks/<ref>/connect")

@@ -291,25 +291,11 @@ class Intake:
         raise IntakeError(409, "This request changed while saving; reload and try again.")
 
     def asked_time(self, text: str, now: float) -> datetime:
-        """The date and time a caller asked to be called back at, from a form's
-        "2026-11-27T14:30" (local time) or an ISO 8601 time with an offset; in the future and
-        within ASKED_DAYS days, or IntakeError with what was wrong."""
-        text = (text or "").strip()
-        if not text:
-            raise IntakeError(400, "Give the date and time the caller asked to be called back.")
+        """The time a caller asked to be called back at (outcomes.asked_time), or IntakeError."""
         try:
-            moment = datetime.fromisoformat(text[:40])
-        except ValueError:
-            raise IntakeError(
-                400, "The date and time was not understood: use the picker, e.g. 27/11/2026 14:30."
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.hours.tz)
-        if moment.timestamp() <= now:
-            raise IntakeError(400, "The time the caller asked for has already passed.")
-        if moment.timestamp() > now + ASKED_DAYS * 86400:
-            raise IntakeError(400, f"Choose a time within {ASKED_DAYS} days.")
-        return moment.astimezone(self.hours.tz)
+            return outcomes.asked_time(text, now, self.hours.tz, ASKED_DAYS)
+        except ValueError as exc:
+            raise IntakeError(400, str(exc)) from None
 
     @staticmethod
     def _check(result: list[str]) -> None:
