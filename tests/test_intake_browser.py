@@ -5,6 +5,7 @@ rescheduled, records "reached" and sees it leave the queue. Saves the README's s
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
 import pytest
@@ -91,3 +92,53 @@ def test_worker_works_a_callback_to_a_close_in_the_browser(
     assert fits_without_sideways_scrolling(page)
     page.goto(f"{live_server}/intake/callbacks/{ref}")
     assert fits_without_sideways_scrolling(page)
+
+
+def test_an_urgent_call_while_the_queue_is_open_changes_the_title_and_the_live_strip(
+    page, live_server, app, request_callback, redis_client
+):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    routine = request_callback(from_number="+447700900456")
+    # A request from ten days ago, long past its target.
+    late = request_callback(from_number="+447700900789")
+    redis_client.hset(f"ivr:callback:{late}", "created_at", repr(time.time() - 10 * 86400))
+    page.goto(f"{live_server}/login?next=/intake/")
+    page.get_by_label("Username").fill("sam")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_title(re.compile(r"^Callback queue"))
+    strip = page.locator("#live-strip")
+    expect(strip.locator("#strip-waiting")).to_have_text("2")
+    expect(strip.locator("#strip-urgent")).to_have_text("0")
+    expect(strip.locator("#strip-overdue")).to_have_text("1")
+    expect(strip.locator("#strip-oldest")).to_have_text(re.compile(r"10 days"))
+    expect(page.get_by_label("Sound for urgent requests")).not_to_be_checked()  # off by default
+
+    ref = request_callback(from_number="+447700900123", keys=SCREENED_URGENT_KEYS)
+    expect(page).to_have_title(re.compile(r"^\(1 urgent\) Callback queue"))
+    expect(strip.locator("#strip-urgent")).to_have_text("1")
+    expect(strip.locator("#strip-waiting")).to_have_text("3")
+    alarm = page.locator("#queue-alert")
+    expect(alarm).to_have_text(f"Urgent request {ref} has arrived: the caller reported risk.")
+    assert alarm.get_attribute("aria-live") == "assertive"
+    expect(page.locator("#queue tbody tr").first).to_contain_text(ref)
+
+    # Urgent and Overdue differ by word, icon and shape, not colour alone.
+    urgent_tag = page.locator(f'tr[data-ref="{ref}"] .tag-urgent')
+    overdue_tag = page.locator(f'tr[data-ref="{late}"] .tag-overdue')
+    expect(urgent_tag).to_have_text("▲ Urgent")
+    expect(overdue_tag).to_have_text("⏱ Overdue")
+
+    def look(tag):
+        return tag.evaluate(
+            "e => { const s = getComputedStyle(e); return [s.borderTopStyle, s.borderRadius]; }"
+        )
+
+    assert look(urgent_tag) != look(overdue_tag)
+
+    # A worker takes the routine one: the strip says who is working what.
+    page.get_by_role("link", name=routine, exact=True).click()
+    page.get_by_role("button", name="Claim this request").click()
+    page.get_by_role("link", name="Back to the queue").click()
+    expect(strip.locator("#strip-working")).to_contain_text(f"sam ({routine})")
+    expect(strip.locator("#strip-waiting")).to_have_text("2")

@@ -71,7 +71,7 @@ def test_a_reference_searched_in_the_wrong_view_says_where_it_is(
     service.record_outcome(ref, "nia", "reached_declined", "")
     signed_in(client)
     page = client.get(f"/intake/?q={ref}").get_data(as_text=True)
-    assert f"Request <a href=\"/intake/callbacks/{ref}\">{ref}</a> is closed" in page
+    assert f'Request <a href="/intake/callbacks/{ref}">{ref}</a> is closed' in page
     assert f"/intake/?status=closed&amp;q={ref}" in page
 
 
@@ -130,5 +130,4 @@ def test_repeat_requests_from_one_number_are_linked_and_can_be_merged(
     assert re.findall(r'data-ref="(\d+)"', queue)[0] == first
     assert f"{worker}" in text and "A repeat request was merged in" in text
     audit = client.get(f"/intake/callbacks/{again}").get_data(as_text=True)
-    assert f"Merged as a repeat request</td>" not in audit  # the label carries the detail
     assert f"Merged as a repeat request: into {first}" in audit
