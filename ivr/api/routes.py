@@ -105,7 +105,7 @@ def list_callbacks():
 
 
 def _public_callback(cb: dict) -> dict:
-    from ivr.intake.api import api_times  # the intake area's view of a request
+    from ivr.api.callbacks import api_times  # a request as the API shows it
     from ivr.intake.service import intake
 
     out = {k: v for k, v in cb.items() if k not in ("is_update",)}

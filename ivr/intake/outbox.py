@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioException
 
 from ivr.clients import smtp, twilio_rest
 from ivr.config import Settings
-from ivr.line.phone import mask
+from ivr.phone import mask
 from ivr.store.keys import key
 
 MAX_TRIES = 6  # then the message is given up (and shown to managers as such)

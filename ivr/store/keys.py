@@ -52,7 +52,6 @@ TEMPLATES: dict[str, str] = {
     "alert_message": "alert:{id}",  # hash: channel, to, subject, body, attempts, state, error
     "alert_planned": "alert:planned:{kind}:{ref}",  # string: this alert was queued (expires)
     "alert_failures": "alerts:failures",  # list of JSON failures for managers (newest first)
-    # Staff accounts and sign-in (ivr/users.py, ivr/throttle.py). Passwords only as scrypt hashes.
     # Staff accounts and sign-in (staff/users, staff/throttle). Passwords only as scrypt hashes.
     "user": "user:{username}",  # hash: username, role, password_hash, created_at, disabled, ...
     "users": "users",  # set: every username
