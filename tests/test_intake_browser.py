@@ -1,6 +1,8 @@
 """End to end in headless Chromium: a worker signs in, sees a request a simulated call has just
 queued appear without reloading, claims it by keyboard, records "no answer", sees it
-rescheduled, records "reached" and sees it leave the queue. Saves the README's screenshots."""
+rescheduled, records "reached" and sees it leave the queue; an urgent call arriving while the
+queue is open changes the tab title and the live strip and is announced. Saves the README's
+screenshots."""
 
 from __future__ import annotations
 
@@ -52,7 +54,6 @@ def test_worker_works_a_callback_to_a_close_in_the_browser(
     # Both may come in one update or in two ("1 new request arrived"), depending on timing.
     expect(page.locator("#queue-news")).to_contain_text(re.compile(r"new requests? arrived"))
     expect(page.locator("#queue")).not_to_contain_text("900123")  # masked in the queue
-    page.screenshot(path=str(screenshot_dir / "intake-queue.png"), full_page=True)
 
     page.get_by_role("link", name=ref, exact=True).click()
     expect(page.get_by_role("heading", name=f"Callback request {ref}")).to_be_visible()
@@ -95,7 +96,7 @@ def test_worker_works_a_callback_to_a_close_in_the_browser(
 
 
 def test_an_urgent_call_while_the_queue_is_open_changes_the_title_and_the_live_strip(
-    page, live_server, app, request_callback, redis_client
+    page, live_server, app, request_callback, redis_client, screenshot_dir
 ):
     create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
     routine = request_callback(from_number="+447700900456")
@@ -127,7 +128,7 @@ def test_an_urgent_call_while_the_queue_is_open_changes_the_title_and_the_live_s
     urgent_tag = page.locator(f'tr[data-ref="{ref}"] .tag-urgent')
     overdue_tag = page.locator(f'tr[data-ref="{late}"] .tag-overdue')
     expect(urgent_tag).to_have_text("▲ Urgent")
-    expect(overdue_tag).to_have_text("⏱ Overdue")
+    expect(overdue_tag).to_have_text("⚑ Overdue")
 
     def look(tag):
         return tag.evaluate(
@@ -135,6 +136,8 @@ def test_an_urgent_call_while_the_queue_is_open_changes_the_title_and_the_live_s
         )
 
     assert look(urgent_tag) != look(overdue_tag)
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.screenshot(path=str(screenshot_dir / "intake-queue.png"), full_page=True)
 
     # A worker takes the routine one: the strip says who is working what.
     page.get_by_role("link", name=routine, exact=True).click()
