@@ -147,3 +147,23 @@ def test_the_api_gives_target_and_next_attempt_as_iso_and_takes_an_asked_for_tim
         json={"outcome": "asked_for_time", "next_attempt_at": 5},
     )
     assert bad.status_code == 400
+
+
+def test_bad_input_at_the_new_entry_points_gets_a_clear_4xx(client, signed_in, request_callback):
+    ref = request_callback()
+    signed_in(client, "manager")
+    token = csrf_from(client.get(f"/intake/callbacks/{ref}").get_data(as_text=True))
+    assert client.get("/intake/queue/live?status=nope").status_code == 400
+    assert client.get("/intake/queue/live?page=x").status_code == 400
+    for path, data, status in [
+        ("/intake/callbacks/999999/reassign", {"to": ""}, 404),
+        ("/intake/callbacks/abc/reassign", {"to": "x"}, 404),
+        (f"/intake/callbacks/{ref}/reassign", {"to": "x" * 5000}, 400),
+        (f"/intake/callbacks/{ref}/reassign", {"to": ""}, 409),  # nobody has it
+        ("/intake/callbacks/abc/merge", {"into": ref}, 404),
+        (f"/intake/callbacks/{ref}/merge", {"into": "9" * 60}, 400),
+    ]:
+        response = client.post(path, data={**data, "csrf_token": token})
+        assert response.status_code == status, (path, data, response.status_code)
+    live = client.get("/intake/queue/live").get_json()
+    assert live["title"].startswith("Callback queue") and live["urgent_refs"] == []
