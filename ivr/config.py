@@ -212,6 +212,17 @@ def check_urgent_settings(settings: Settings) -> None:
             )
     if settings.smtp_url and not re.match(r"smtps?://[^/]", settings.smtp_url):
         raise ConfigError("IVR_SMTP_URL must look like smtp://user:password@host:587")
+    if settings.urgent_alert_email.strip() and not settings.smtp_url:
+        raise ConfigError(
+            "IVR_URGENT_ALERT_EMAIL needs IVR_SMTP_URL (the mail server to send through)"
+        )
+    if settings.urgent_alert_sms.strip() and not (
+        settings.twilio_account_sid and settings.twilio_auth_token
+    ):
+        raise ConfigError(
+            "IVR_URGENT_ALERT_SMS needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (texts go"
+            " through Twilio)"
+        )
 
 
 def check_settings(settings: Settings) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import SCREENED_URGENT_KEYS
@@ -164,3 +164,34 @@ def test_urgent_request_out_of_attempts_is_escalated_not_closed(
     service.claim(urgent, "manager1")
     cb = service.record_outcome(urgent, "manager1", "reached_booked", "")
     assert cb["status"] == "closed"
+
+
+def test_only_unanswered_attempts_count_towards_the_limit(service, request_callback):
+    ref = request_callback()
+    service.claim(ref, "nia")
+    service.record_outcome(ref, "nia", "no_answer", "")
+    service.claim(ref, "nia")
+    later = datetime.now(service.hours.tz) + timedelta(days=1)
+    service.record_outcome(ref, "nia", "asked_for_time", "", asked_for=later.isoformat())
+    service.claim(ref, "nia")
+    cb = service.record_outcome(ref, "nia", "no_answer", "")
+    assert cb["status"] == "scheduled" and cb["attempts"] == 3  # two unanswered so far
+    service.claim(ref, "nia")
+    cb = service.record_outcome(ref, "nia", "no_answer", "")
+    assert (cb["status"], cb["close_reason"]) == ("closed", "unreachable")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"IVR_URGENT_ALERT_SMS": "07700900001"}, "is not an E.164 number"),
+        ({"IVR_URGENT_ALERT_SMS": "+447700900001"}, "needs TWILIO_ACCOUNT_SID"),
+        ({"IVR_URGENT_ALERT_EMAIL": "duty"}, "is not an email address"),
+        ({"IVR_URGENT_ALERT_EMAIL": "duty@example.nhs.uk"}, "needs IVR_SMTP_URL"),
+        ({"IVR_SMTP_URL": "mail.example.nhs.uk"}, "IVR_SMTP_URL must look like"),
+        ({"IVR_URGENT_TARGET_HOURS": "0"}, "must be 1 or more"),
+    ],
+)
+def test_bad_alert_settings_stop_start_up(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ=environ)

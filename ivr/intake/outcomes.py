@@ -92,6 +92,11 @@ def next_attempt_time(now: datetime, preferred: str, hours: Hours) -> datetime:
     return datetime.combine(day, start, tzinfo=hours.tz)
 
 
+def unanswered(attempt_list: list[dict]) -> int:
+    """Attempts that did not reach the caller (a caller who asked for a time was reached)."""
+    return sum(1 for a in attempt_list if not getattr(OUTCOMES.get(a.get("outcome")), "reached", 0))
+
+
 def plan(
     outcome: Outcome,
     attempts_before: int,
@@ -104,7 +109,8 @@ def plan(
     retry_minutes: int = 60,
     asked_for: datetime | None = None,
 ) -> Plan:
-    """What recording `outcome` as attempt number attempts_before + 1 does to the request.
+    """What recording `outcome` does to a request that has had `attempts_before` unanswered
+    attempts (the limit counts only those).
 
     An urgent request is never closed for want of an answer: it is retried after retry_minutes
     of working time, and once the attempts are used up it is escalated (a manager decides)."""

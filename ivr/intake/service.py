@@ -252,7 +252,7 @@ class Intake:
             now = at or time.time()
             step = outcomes.plan(
                 outcome,
-                cb["attempts"],
+                outcomes.unanswered(cb["attempt_list"]),
                 cb.get("preferred_time") or "any",
                 datetime.fromtimestamp(now, self.hours.tz),
                 self.hours,
