@@ -257,3 +257,10 @@ def test_an_alert_that_keeps_failing_is_given_up_and_says_so(line, fake_twilio, 
         alerts.run(redis_client, settings, now + 1000 * n)  # past each pause
     assert outbox.waiting(redis_client) == 0
     assert all(f["gave_up"] for f in outbox.recent_failures(redis_client, now)[:2])
+
+
+def test_a_test_call_from_try_alerts_nobody(line, fake_twilio, mailbox, redis_client):
+    ref = line.call(urgent=True)
+    redis_client.hset(f"ivr:callback:{ref}", "test", "1")  # as a /try test call marks it
+    assert alerts.run(redis_client, line.settings, datetime.now().timestamp()) == (0, 0, 0)
+    assert fake_twilio.messages() == [] and mailbox.messages == []

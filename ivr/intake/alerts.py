@@ -26,9 +26,10 @@ NEAR_MISS_SECONDS = 30 * 60
 
 
 def urgent_open(client: redis.Redis) -> list[dict]:
-    """Every open urgent request (the urgent band of the queue scores below zero)."""
+    """Every open urgent request (the urgent band of the queue scores below zero), leaving out
+    those made by test calls from /try: a rehearsal must not text the duty contacts."""
     refs = client.zrangebyscore(key("callback_queue"), "-inf", "(0")
-    fields = ("status", "created_at", "contacted_at", "urgent")
+    fields = ("status", "created_at", "contacted_at", "urgent", "test")
     with client.pipeline(transaction=False) as pipe:
         for ref in refs:
             pipe.hmget(key("callback", id=ref), fields)
@@ -36,7 +37,9 @@ def urgent_open(client: redis.Redis) -> list[dict]:
     out = []
     for ref, values in zip(refs, rows, strict=True):
         cb = dict(zip(fields, values, strict=True))
-        if cb["status"] and cb["status"] != "closed" and cb["created_at"] and cb["urgent"] == "1":
+        if cb["test"] == "1" or cb["urgent"] != "1":
+            continue
+        if cb["status"] and cb["status"] != "closed" and cb["created_at"]:
             out.append({"reference": ref, **cb, "created_at": float(cb["created_at"])})
     return out
 
