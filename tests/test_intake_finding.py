@@ -61,6 +61,8 @@ def test_the_closed_view_pages_and_a_search_finds_the_oldest(client, signed_in, 
     last = client.get("/intake/?status=closed&page=5").get_data(as_text=True)
     assert re.findall(r'data-ref="(\d+)"', last) == list(reversed(refs[:5]))
     assert "Previous page" in last and "Next page" not in last
+    past = client.get("/intake/?status=closed&page=9").get_data(as_text=True)
+    assert "Page 5 of 5" in past and f'data-ref="{refs[0]}"' in past
 
 
 def test_a_reference_searched_in_the_wrong_view_says_where_it_is(

@@ -18,8 +18,9 @@ from flask import (
 )
 
 from ivr.intake import audit, board, call_connect, notes, outcomes, supervision
+from ivr.intake.finding import PER_PAGE, find
 from ivr.intake.queue import STATUSES
-from ivr.intake.service import PER_PAGE, IntakeError, intake
+from ivr.intake.service import IntakeError, intake
 from ivr.intake.summary import age, summary_text, when
 from ivr.phone import national
 from ivr.staff import users
@@ -73,7 +74,7 @@ def queue_page():
     status, search, page = _filters()
     test = request.args.get("test") == "1"
     service, settings = intake(), current_app.config["SETTINGS"]
-    found = service.find(status, search, page, PER_PAGE, test=test)
+    found = find(service, status, search, page, PER_PAGE, test=test)
     live = board.strip(service.queue())
     notices = board.manager_notices(service.redis, settings) if _is_manager() else None
     return render_template(
@@ -94,7 +95,7 @@ def queue_page():
 def _page_rows() -> str:
     status, search, page = _filters()
     test = request.args.get("test") == "1"
-    found = intake().find(status, search, page, PER_PAGE, test=test)
+    found = find(intake(), status, search, page, PER_PAGE, test=test)
     return render_template("intake/rows.html", rows=found.rows)
 
 
