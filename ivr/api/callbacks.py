@@ -38,12 +38,11 @@ def _actor() -> str:
 
 
 def api_times(service: Intake, cb: dict, now: float | None = None) -> dict:
-    """`target_at` (urgent or routine) and `next_attempt_at`: when a scheduled attempt is due,
-    none when the request is ready to call now, claimed, escalated or closed (iso_times writes
-    them as ISO 8601 with the offset)."""
+    """`target_at` (urgent or routine) and `next_attempt_at` (when the next attempt is or was
+    due; none before any was scheduled, once escalated or closed), for iso_times to write as
+    ISO 8601 with the offset."""
     seen = service.describe(cb, now or time.time())
-    due = seen["next_attempt_at"] if seen.get("status") == "scheduled" else None
-    return {"target_at": seen.get("target_at"), "next_attempt_at": due or None}
+    return {"target_at": seen.get("target_at"), "next_attempt_at": seen["next_attempt_at"] or None}
 
 
 def _public(cb: dict) -> dict:
