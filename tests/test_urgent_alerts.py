@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from conftest import SCREENED_URGENT_KEYS, phone_for
+from prometheus_client import REGISTRY
 
 from ivr import create_app
 from ivr.cli import main
@@ -112,6 +113,11 @@ def line(open_hours, redis_client, fake_twilio, mailbox):
     app.call = call
     yield app
     app.extensions["ivr.deliverer"].stop()
+
+
+def alerts_counted(channel: str, result: str) -> float:
+    labels = {"channel": channel, "result": result}
+    return REGISTRY.get_sample_value("ivr_alerts_total", labels) or 0.0
 
 
 def no_personal_data(text: str) -> None:
@@ -228,7 +234,11 @@ def test_failed_alerts_are_retried_and_shown_to_managers(
     fake_twilio.fail_paths = {"Messages.json"}
     ref = line.call(urgent=True)
     now = datetime.now().timestamp()
+    before = {(c, r): alerts_counted(c, r) for c in ("sms", "email") for r in ("sent", "failed")}
     assert alerts.run(redis_client, settings, now) == (1, 0, 3)
+    # /metrics counts each message by channel and result (what the alert rules watch).
+    assert alerts_counted("sms", "failed") - before["sms", "failed"] == 2
+    assert alerts_counted("email", "failed") - before["email", "failed"] == 1
     failures = outbox.recent_failures(redis_client, now - 1)
     assert {f["channel"] for f in failures} == {"sms", "email"}
     assert all(not f["gave_up"] and f["retry_at"] == now + 60 for f in failures)
@@ -244,6 +254,8 @@ def test_failed_alerts_are_retried_and_shown_to_managers(
     fake_twilio.fail_paths = set()
     working = replace(settings, smtp_url=mailbox.url)
     assert alerts.run(redis_client, working, now + 61) == (0, 3, 0)
+    assert alerts_counted("sms", "sent") - before["sms", "sent"] == 2
+    assert alerts_counted("email", "sent") - before["email", "sent"] == 1
     assert len(mailbox.messages) == 1 and ref in mailbox.messages[0]["Subject"]
     assert outbox.waiting(redis_client) == 0
 

@@ -14,6 +14,7 @@ import secrets
 import redis
 from twilio.base.exceptions import TwilioException
 
+from ivr import metrics
 from ivr.clients import smtp, twilio_rest
 from ivr.config import Settings
 from ivr.phone import mask
@@ -66,9 +67,11 @@ def deliver(client: redis.Redis, settings: Settings, now: float) -> tuple[int, i
             _send(settings, message)
         except (SendError, smtp.EmailError) as exc:
             failed += 1
+            metrics.record_alert(message.get("channel", ""), ok=False)
             _failed(client, mid, message, tries, str(exc), now)
             continue
         sent += 1
+        metrics.record_alert(message.get("channel", ""), ok=True)
         with client.pipeline(transaction=True) as pipe:
             pipe.hset(
                 key("alert_message", id=mid),
