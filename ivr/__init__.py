@@ -14,7 +14,7 @@ from ivr.outage.journal import Journal
 from ivr.outage.recovery import Deliverer, ReferencePool
 from ivr.reports.figures import Figures
 from ivr.store.crypto import DataKeys
-from ivr.store.redis_store import Store, connect
+from ivr.store.redis_store import Store, client_for
 
 __all__ = ["create_app"]
 
@@ -31,10 +31,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     data_keys = DataKeys.from_settings(settings)
     flow = load_flow(settings.flow_file)  # a broken flow stops start-up, with every problem listed
     store = Store(
-        connect(settings.redis_url, settings.redis_socket_timeout),
+        client_for(settings),
         call_state_ttl=settings.call_state_ttl,
         retention_seconds=settings.retention_days * 86400,
         keys=data_keys,
+        wait_replicas=settings.wait_replicas,
+        wait_ms=settings.redis_wait_ms,
     )
     app.extensions["ivr.store"] = store
     app.extensions["ivr.flow"] = flow

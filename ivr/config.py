@@ -119,6 +119,17 @@ class Settings:
     # used instead of REDIS_URL's host for every Redis client.
     redis_sentinels: str = ""
     redis_sentinel_service: str = "mymaster"
+    # A step that books a callback waits (Redis WAIT) until this many replicas have it, at most
+    # redis_wait_ms; if they do not, the request is journalled too (ivr/outage/). -1: one
+    # replica when Sentinel is configured, none otherwise.
+    redis_wait_replicas: int = -1
+    redis_wait_ms: int = 200
+
+    @property
+    def wait_replicas(self) -> int:
+        if self.redis_wait_replicas >= 0:
+            return self.redis_wait_replicas
+        return 1 if self.redis_sentinels.strip() else 0
 
     # The browser softphone at /try (ivr/softphone): test calls at once, and idle minutes
     # before one is dropped (each holds a little state in Redis).
@@ -231,6 +242,15 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(f"IVR_ENV must be development, test or production, not {settings.env!r}")
     opening_weekdays(settings.opening_days)  # raises with a clear message
     check_urgent_settings(settings)
+    if settings.redis_sentinels.strip():
+        try:
+            sentinel_addresses(settings.redis_sentinels)
+        except ValueError as exc:
+            raise ConfigError(
+                f"IVR_REDIS_SENTINELS: {exc}; give host:port,host:port (e.g. 10.0.0.1:26379)"
+            ) from exc
+        if not settings.redis_sentinel_service.strip():
+            raise ConfigError("IVR_REDIS_SENTINEL_SERVICE must name the monitored primary")
     if not settings.is_production:
         return
     problems = []
@@ -244,3 +264,14 @@ def check_settings(settings: Settings) -> None:
         problems.append("IVR_PUBLIC_BASE_URL must be the https:// address Twilio calls")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
+
+
+def sentinel_addresses(sentinels: str) -> list[tuple[str, int]]:
+    """ "host:port,host:port" as [(host, port)]; ValueError names an entry that is not one."""
+    out = []
+    for item in (part.strip() for part in sentinels.split(",")):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r} is not host:port")
+        out.append((host.strip("[]"), int(port)))
+    return out

@@ -36,11 +36,11 @@ _said_which_redis = False
 
 
 def redis_client():
-    from ivr.store.redis_store import connect
+    from ivr.store.redis_store import client_for
 
     current = settings()
     say_which_redis(current.redis_url)
-    return connect(current.redis_url, socket_timeout=5)
+    return client_for(current, socket_timeout=5)
 
 
 def say_which_redis(url: str) -> None:

@@ -14,10 +14,10 @@ from ivr.phone import mask
 def _parts():
     from ivr.cli.common import settings as current_settings
     from ivr.store.crypto import DataKeys
-    from ivr.store.redis_store import connect
+    from ivr.store.redis_store import client_for
 
     settings = current_settings()
-    return settings, DataKeys.from_settings(settings), connect(settings.redis_url, 5)
+    return settings, DataKeys.from_settings(settings), client_for(settings, socket_timeout=5)
 
 
 @click.group()

@@ -47,7 +47,7 @@ def answer(sid: str, turn: Turn | None) -> str:
     else:
         step, outcome = 1, _pick_up(engine, sid, from_field, turn, moment)
     if outcome.callback:
-        _journal(outcome, sid, from_field)
+        journal_callback(outcome, sid, from_field)
     return with_state(outcome, sid, step, offline=True)
 
 
@@ -74,8 +74,11 @@ def _pick_up(engine: Engine, sid: str, from_field: str, turn: Turn, moment) -> O
     return engine.handle(sid, data, node_id, 1, turn, moment)
 
 
-def _journal(outcome: Outcome, sid: str, from_field: str) -> None:
-    """Write the confirmed request to disk, fsync'd, before the caller hears the reference."""
+def journal_callback(outcome: Outcome, sid: str, from_field: str, in_metrics: bool = True) -> None:
+    """Write the confirmed request to disk, fsync'd, before the caller hears the reference.
+
+    Used without Redis, and with Redis when no replica confirmed the write in time (then the
+    request was counted in the metrics already: `in_metrics` False)."""
     ext = current_app.extensions
     callback = outcome.callback
     log_fields = {
@@ -90,9 +93,9 @@ def _journal(outcome: Outcome, sid: str, from_field: str) -> None:
         clear={"ref": callback["id"], "t": callback["created_at"], "urgent": callback["urgent"]},
     )
     ext["ivr.deliverer"].ensure_running()
-    if not callback.get("is_update"):
+    if in_metrics and not callback.get("is_update"):
         metrics.record_callback(bool(callback.get("urgent")), source="journal")
-    log.warning("callback request journalled while Redis is down", extra={"ref": callback["id"]})
+    log.warning("callback request journalled", extra={"ref": callback["id"]})
 
 
 def carry_state(twiml: str, sealed: str, offline: bool = False) -> str:

@@ -4,7 +4,8 @@ Counted per caller ID (a keyed hash of it, never the number): at most `calls_per
 starting in any sixty seconds, and `callbacks_per_day` calls that made a callback request each
 day (Europe/London dates do not matter here: UTC days). Withheld numbers are not counted
 together, since many genuine callers share "anonymous". Each tally is a sorted set of CallSids,
-so Twilio retrying a step counts once, and one MULTI adds and ranks atomically. Over the limit
+so Twilio retrying a step counts once; each is read on the step's one read and joined atomically
+(see `Tallies`). Over the limit
 the caller hears the flow's polite message with the crisis numbers, and no request is queued.
 An urgent request (a risk answer of yes or rather not say) is never refused (ivr/line/voice.py).
 """
@@ -20,15 +21,72 @@ from ivr.phone import caller_id_number
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
 
+MINUTE, DAY = 60, 86400
 
-def _over(store: Store, tally: str, sid: str, now: float, limit: int, window: float) -> bool:
-    with store.redis.pipeline(transaction=True) as pipe:
-        pipe.zadd(tally, {sid: now}, nx=True)
-        pipe.zremrangebyscore(tally, "-inf", now - window)
-        pipe.zrank(tally, sid)
-        pipe.expire(tally, int(window) * 2)
-        rank = pipe.execute()[2]
-    return rank is not None and rank >= limit
+
+class Tallies:
+    """One step's view of its caller's tallies, read on the step's one read (Store.read_step).
+
+    Both tallies are only read there (and whether the call is a softphone test call, which no
+    limit counts). A call joins a tally inside its step's save script (a guard: `guard`), which
+    ranks it again, so two calls at the same moment cannot both slip past a limit: the first
+    webhook joins calls-a-minute, the step that books joins callbacks-a-day. A call that was
+    refused joins too (a robot dialler that keeps trying stays refused).
+    """
+
+    def __init__(
+        self, store: Store, settings, from_field: str, sid: str, moment: datetime, first: bool
+    ):
+        digest = _caller_hash(store, from_field)
+        self.sid, self.now, self.first = sid, moment.timestamp(), first
+        self.limits = {
+            "calls": (key("calls_per_minute", hash=digest), MINUTE, settings.calls_per_minute),
+            "callbacks": (
+                key("callbacks_per_day", hash=digest, day=moment.strftime("%Y%m%d")),
+                DAY,
+                settings.callbacks_per_day,
+            ),
+        }
+        self.counted = [
+            name
+            for name, (_, _, limit) in self.limits.items()
+            if digest and limit > 0 and (first or name == "callbacks")
+        ]
+        self.calls_key = self.limits["calls"][0]
+        self.test_call = self.too_many_calls = self.too_many_callbacks = False
+
+    def read(self, pipe):
+        """Queue this step's reads on the read pipeline; returns what reads the results."""
+        if self.first:
+            pipe.exists(key("test_call", sid=self.sid))
+        for name in self.counted:
+            tally, window, _ = self.limits[name]
+            pipe.zremrangebyscore(tally, "-inf", self.now - window)
+            pipe.zrank(tally, self.sid)
+            pipe.zcard(tally)
+        return self._take
+
+    def _take(self, results: list) -> None:
+        if self.first:
+            self.test_call, results = bool(results[0]), results[1:]
+        for n, name in enumerate(self.counted):
+            rank, count = results[3 * n + 1], results[3 * n + 2]
+            over = (rank if rank is not None else count) >= self.limits[name][2]
+            setattr(self, f"too_many_{name}", over)
+
+    def guard(self, name: str, enforce: bool = True) -> dict | None:
+        """For the save script: join the tally `name`; refused past its limit if `enforce`."""
+        if name not in self.counted:
+            return None
+        tally, window, limit = self.limits[name]
+        return {
+            "key": tally,
+            "member": self.sid,
+            "score": repr(self.now),
+            "cutoff": repr(self.now - window),
+            "limit": str(limit if enforce else -1),
+            "ttl": str(window * 2),
+        }
 
 
 def _caller_hash(store: Store, from_field: str) -> str | None:
@@ -36,24 +94,6 @@ def _caller_hash(store: Store, from_field: str) -> str | None:
     if number is None or store.keys is None:
         return None
     return store.keys.phone_hash(number)
-
-
-def too_many_calls(store: Store, from_field: str, sid: str, limit: int, moment: datetime) -> bool:
-    digest = _caller_hash(store, from_field)
-    if digest is None or limit <= 0:
-        return False
-    tally = key("calls_per_minute", hash=digest)
-    return _over(store, tally, sid, moment.timestamp(), limit, 60)
-
-
-def too_many_callbacks(
-    store: Store, from_field: str, sid: str, limit: int, moment: datetime
-) -> bool:
-    digest = _caller_hash(store, from_field)
-    if digest is None or limit <= 0:
-        return False
-    tally = key("callbacks_per_day", hash=digest, day=moment.strftime("%Y%m%d"))
-    return _over(store, tally, sid, moment.timestamp(), limit, 86400)
 
 
 def refusal(engine: Engine, outcome: Outcome, phrase: str, moment: datetime) -> Outcome:

@@ -1,9 +1,10 @@
 """Twilio's voice webhooks: /voice/incoming, /voice/step, /voice/status and /voice/fallback.
 
-A webhook's way through: signature check -> load the call's state -> the engine decides ->
-one MULTI/EXEC saves state, events and any callback -> TwiML. Whatever arrives, the caller gets
-valid TwiML: junk and out-of-order steps hear the current prompt again, retries hear the answer
-already given, and a fault anywhere falls back to the safety message.
+A webhook's way through: signature check -> one read (the call's state, the caller's tallies)
+-> the engine decides -> one script saves state, events and any callback -> TwiML. Whatever
+arrives, the caller gets valid TwiML: junk and out-of-order steps hear the current prompt
+again, retries hear the answer already given, and a fault anywhere falls back to the safety
+message.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.signature import twilio_only
 from ivr.line.twiml import safe_message
 from ivr.outage import recovery
-from ivr.store.keys import key
-from ivr.store.redis_store import CallState, StepConflict, Store
+from ivr.store.redis_store import CallState, OverLimit, StepConflict, Store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -114,7 +114,11 @@ def _without_redis(sid: str, turn: Turn | None) -> Response:
 
 def _take_step(sid: str, turn: Turn | None) -> str:
     store, engine, moment = _store(), _engine(), now()
-    state = store.load_call(sid)
+    from_field = request.form.get("From", "")
+    tallies = limits.Tallies(store, engine.settings, from_field, sid, moment, first=turn is None)
+    pool = current_app.extensions["ivr.references"]
+    state = store.read_step(sid, [tallies.read, pool.top_up_reader(store)])
+    guards: list[dict | None] = []  # per-caller tallies the save joins (ivr/line/limits.py)
     asked_step = _int(request.args.get("s"))
     asked_node = request.args.get("n", "")
     if turn is None:  # /voice/incoming
@@ -124,23 +128,21 @@ def _take_step(sid: str, turn: Turn | None) -> str:
                 sid,
                 state.step,
             )
-        outcome = engine.start(
-            sid, request.form.get("From", ""), moment, request.form.get("To", "")
-        )
+        outcome = engine.start(sid, from_field, moment, request.form.get("To", ""))
         # A test call from the softphone at /try (ivr/softphone): kept out of the figures and
         # the default queue, and not counted against the robot-dialler limits.
-        test_call = bool(store.redis.exists(key("test_call", sid=sid)))
-        if test_call:
+        if tallies.test_call:
             outcome.data["test"] = outcome.log["test"] = True
-        elif limits.too_many_calls(
-            store, request.form.get("From", ""), sid, engine.settings.calls_per_minute, moment
-        ):
+        elif tallies.too_many_calls:
             outcome = limits.refusal(engine, outcome, "too_many_calls", moment)
+            guards.append(tallies.guard("calls", enforce=False))  # refused calls count too
+        else:
+            guards.append(tallies.guard("calls"))
     elif not state.exists:
         # The state expired or was lost mid-call: carry on from where the caller is.
         outcome = engine.handle(
             sid,
-            engine.fresh_data(request.form.get("From", ""), moment, request.form.get("To", "")),
+            engine.fresh_data(from_field, moment, request.form.get("To", "")),
             asked_node,
             step=1,
             turn=turn,
@@ -159,13 +161,21 @@ def _take_step(sid: str, turn: Turn | None) -> str:
     callback = outcome.callback or {}
     limited = not (callback.get("is_update") or callback.get("urgent") or callback.get("test"))
     if callback and limited:
-        limit = engine.settings.callbacks_per_day
-        if limits.too_many_callbacks(store, request.form.get("From", ""), sid, limit, moment):
+        if tallies.too_many_callbacks:
             outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)
-    return _save(store, state, outcome)
+            guards.append(tallies.guard("callbacks", enforce=False))
+        else:
+            guards.append(tallies.guard("callbacks"))
+    try:
+        return _save(store, state, outcome, [g for g in guards if g])
+    except OverLimit as over:  # another call from this number got in first, past the limit
+        phrase = "too_many_calls" if over.args[1] == tallies.calls_key else "too_many_callbacks"
+        return _save(store, state, limits.refusal(engine, outcome, phrase, moment))
 
 
-def _save(store: Store, state: CallState, outcome: Outcome) -> str:
+def _save(
+    store: Store, state: CallState, outcome: Outcome, guards: list[dict] | None = None
+) -> str:
     twiml = degraded.with_state(outcome, state.sid, state.step + 1)
     after = CallState(
         sid=state.sid,
@@ -175,9 +185,18 @@ def _save(store: Store, state: CallState, outcome: Outcome) -> str:
         twiml=twiml,
         exists=True,
     )
-    store.save_turn(state, after, outcome.events, outcome.log, outcome.callback)
+    replicated = store.save_turn(
+        state, after, outcome.events, outcome.log, outcome.callback, guards
+    )
     if outcome.callback and not outcome.callback.get("is_update"):
         metrics.record_callback(bool(outcome.callback.get("urgent")))
+    if not replicated:
+        # No replica confirmed the request in time: a failover now could lose it, so it goes to
+        # the journal too (delivery finds it in Redis, or puts it back) before the caller hears
+        # the reference.
+        degraded.journal_callback(
+            outcome, state.sid, request.form.get("From", ""), in_metrics=False
+        )
     return twiml
 
 

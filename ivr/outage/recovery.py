@@ -55,8 +55,18 @@ class ReferencePool:
         return ref
 
     def allocator(self, store: Store):
-        """The normal allocator, remembering what it gave (a step may save yet time out)."""
-        return lambda sid: self.remember(sid, store.allocate_reference(sid))
+        """The normal allocator, remembering what it gave (a step may save yet time out).
+
+        It takes a spare reference (already reserved in Redis, so the booking step needs no
+        round trip of its own; the step's save records it as the call's) and only asks Redis
+        when the pool is empty."""
+
+        def allocate(sid: str) -> str:
+            with self._lock:
+                ref = self._spare.popleft() if self._spare else None
+            return self.remember(sid, ref or store.allocate_reference(sid))
+
+        return allocate
 
     def take(self, sid: str) -> str:
         """A reference for this call while Redis is down (the same one on every retry)."""
@@ -73,17 +83,25 @@ class ReferencePool:
     def needs_top_up(self) -> bool:
         return len(self._spare) < self.size
 
-    def top_up(self, store: Store) -> None:
-        """Reserve references in Redis for a future outage (only ever the ones SADD added)."""
-        candidates = [store.new_reference_candidate() for _ in range(self.size * 2)]
-        with store.redis.pipeline(transaction=False) as pipe:
+    def top_up_reader(self, store: Store):
+        """A reader for Store.read_step: tops the pool up on the step's own read, if it needs it."""
+
+        def read(pipe):
+            candidates = []
+            if self.needs_top_up():
+                candidates = [store.new_reference_candidate() for _ in range(self.size * 2)]
             for ref in candidates:
                 pipe.sadd(key("callback_refs"), ref)
-            added = pipe.execute()
-        with self._lock:
-            for ref, new in zip(candidates, added, strict=True):
-                if new and len(self._spare) < self.size:
-                    self._spare.append(ref)
+
+            def take(added: list) -> None:
+                with self._lock:
+                    for ref, new in zip(candidates, added, strict=True):
+                        if new and len(self._spare) < self.size:
+                            self._spare.append(ref)
+
+            return take
+
+        return read
 
 
 def deliver_record(store: Store, record: dict) -> str:
@@ -221,11 +239,6 @@ class Deliverer:
 
 
 def after_healthy_step(extensions: dict) -> None:
-    """After a step Redis answered: reserve outage references, and deliver anything waiting."""
-    pool: ReferencePool = extensions["ivr.references"]
-    try:
-        if pool.needs_top_up():
-            pool.top_up(extensions["ivr.store"])
-    except redis.RedisError:
-        return
+    """After a step Redis answered: deliver anything waiting. (The step's own read keeps the
+    pool of spare references full: ReferencePool.top_up_reader.)"""
     extensions["ivr.deliverer"].start_if_waiting()

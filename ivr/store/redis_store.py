@@ -1,21 +1,30 @@
-"""Redis access for the phone line: a call's state, its log and events.
+"""Redis access for the phone line: a call's state, its log and events; and `connect`, the one
+place a Redis client is built (plain, TLS with rediss://, or through Sentinel).
 
-Callback requests are written by the same transactions (their half lives in callbacks.py).
+Callback requests are written by the same scripts (their half lives in callbacks.py).
 
-One webhook is one optimistic transaction: WATCH the call's state, read it, decide, then
-write state, events, call log and any callback in a single MULTI/EXEC. If Twilio retried the
-same step while we were deciding, EXEC fails and the caller gets the answer the first request
-already saved, so every step takes effect exactly once.
+One webhook step is two round trips: one pipeline reads the call's state (and whatever else the
+step needs: per-caller tallies, spare references), then the engine decides, then one script
+(SAVE_STEP) checks that the state is still at the step read and, only if so, writes state,
+events, call log and any callback. If Twilio retried the same step while we were deciding, the
+script writes nothing and the caller gets the answer the first request already saved, so every
+step takes effect exactly once. When replicas are configured, a step that books a callback sends
+WAIT on the same round trip, and reports whether a replica has the write.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import redis
+from redis.sentinel import Sentinel
 
+from ivr.config import sentinel_addresses
 from ivr.store.callbacks import ALLOCATE_REFERENCE, CallbackRecords, _flat
 from ivr.store.crypto import DataKeys, install_data_keys
 from ivr.store.crypto import open_field as _open
@@ -25,6 +34,40 @@ from ivr.store.keys import key
 
 class StepConflict(Exception):
     """Another request for the same call saved first; reload and use its answer."""
+
+
+class OverLimit(Exception):
+    """The step's guard tally (ivr/line/limits.py) was over its limit: nothing was written."""
+
+
+# KEYS[1] the call's state hash. ARGV[1] the step the state must be at ("" = no state yet);
+# ARGV[2] JSON list of commands (each a list of strings) to run if it is; ARGV[3] "" or a JSON
+# list of guards {key, member, score, cutoff, limit, ttl}: per-caller tallies the member joins,
+# refused when it ranks at or past the limit (a limit of -1 never refuses). Returns "ok",
+# "conflict" (another request saved this step first) or "over_limit:<key>"; on either of the
+# last two nothing is written but the tallies.
+# The commands' keys are not declared in KEYS: fine on one Redis, not on Cluster (docs/scaling.md).
+SAVE_STEP = """
+local step = redis.call('HGET', KEYS[1], 'step')
+if (step or '') ~= ARGV[1] then return 'conflict' end
+if ARGV[3] ~= '' then
+  for _, g in ipairs(cjson.decode(ARGV[3])) do
+    redis.call('ZADD', g.key, 'NX', g.score, g.member)
+    redis.call('ZREMRANGEBYSCORE', g.key, '-inf', g.cutoff)
+    redis.call('EXPIRE', g.key, g.ttl)
+    local limit = tonumber(g.limit)
+    if limit >= 0 and redis.call('ZRANK', g.key, g.member) >= limit then
+      return 'over_limit:' .. g.key
+    end
+  end
+end
+for _, command in ipairs(cjson.decode(ARGV[2])) do
+  redis.call(unpack(command))
+end
+return 'ok'
+"""
+SAVE_STEP_SHA = hashlib.sha1(SAVE_STEP.encode()).hexdigest()  # noqa: S324 (Redis's script id)
+FOR_CALL_TTL = 86400 * 30  # as in callbacks.ALLOCATE_REFERENCE
 
 
 @dataclass
@@ -42,13 +85,45 @@ class CallState:
         return self.data.get(name, default)
 
 
-def connect(url: str, socket_timeout: float) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
+def connect(
+    url: str, socket_timeout: float, sentinels: str = "", service: str = "mymaster"
+) -> redis.Redis:
+    """A Redis client: from REDIS_URL (redis://, rediss:// for TLS, unix://), or, when
+    `sentinels` ("host:port,host:port") is set, the current primary of `service` as those
+    Sentinels name it, followed across a failover. REDIS_URL then gives only the password,
+    database and TLS."""
+    options = dict(
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,
         decode_responses=True,
         health_check_interval=30,
+    )
+    if not sentinels.strip():
+        return redis.Redis.from_url(url, **options)
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    sentinel = Sentinel(
+        sentinel_addresses(sentinels),
+        sentinel_kwargs={
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_timeout,
+        },
+        username=parts.username or None,
+        password=parts.password or None,
+        db=int(database) if database.isdigit() else 0,
+        ssl=parts.scheme == "rediss",
+        **options,
+    )
+    return sentinel.master_for(service)
+
+
+def client_for(settings, socket_timeout: float | None = None) -> redis.Redis:
+    """The Redis client for these settings (the app and every CLI command use this)."""
+    return connect(
+        settings.redis_url,
+        settings.redis_socket_timeout if socket_timeout is None else socket_timeout,
+        settings.redis_sentinels,
+        settings.redis_sentinel_service,
     )
 
 
@@ -61,8 +136,12 @@ class Store(CallbackRecords):
         call_state_ttl: int,
         retention_seconds: int,
         keys: DataKeys | None = None,
+        wait_replicas: int = 0,
+        wait_ms: int = 0,
     ):
         self.redis = client
+        # A step that books a callback waits (WAIT) for this many replicas, at most wait_ms.
+        self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
         self.call_state_ttl = call_state_ttl
         self.retention_seconds = retention_seconds
         self._allocate = client.register_script(ALLOCATE_REFERENCE)
@@ -75,7 +154,25 @@ class Store(CallbackRecords):
 
     # --- a call in progress ---------------------------------------------------------------
     def load_call(self, sid: str) -> CallState:
-        raw = self.redis.hgetall(key("call_state", sid=sid))
+        return self._state(sid, self.redis.hgetall(key("call_state", sid=sid)))
+
+    def read_step(self, sid: str, readers: list[Callable]) -> CallState:
+        """A step's one read: the call's state, plus what each reader queues on the same
+        pipeline. A reader is called with the pipeline and returns a function that takes the
+        results of the commands it queued."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(key("call_state", sid=sid))
+            takers = []
+            for reader in readers:
+                start = len(pipe)
+                takers.append((reader(pipe), start, len(pipe)))
+            results = pipe.execute()
+        for take, start, end in takers:
+            take(results[start:end])
+        return self._state(sid, results[0])
+
+    @staticmethod
+    def _state(sid: str, raw: dict) -> CallState:
         if not raw:
             return CallState(sid=sid)
         data = json.loads(_open(raw.get("data") or "{}"))
@@ -95,16 +192,17 @@ class Store(CallbackRecords):
         events: list[dict],
         log_fields: dict,
         callback: dict | None = None,
-    ) -> None:
-        """Write one step of a call atomically, or raise StepConflict if it was already taken."""
+        guards: list[dict] | None = None,
+    ) -> bool:
+        """Write one step of a call atomically in one round trip, or raise StepConflict if it
+        was already taken (OverLimit(sid, tally key) if a guard's tally refuses it; nothing is
+        written then).
+
+        Returns False only when a callback was written and the replicas it must reach (WAIT)
+        did not confirm it in time: the caller must not rely on Redis alone for it.
+        """
         state_key = key("call_state", sid=before.sid)
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.watch(state_key)
-            current = pipe.hget(state_key, "step")
-            if (current is not None) != before.exists or int(current or 0) != before.step:
-                pipe.unwatch()
-                raise StepConflict(before.sid)
-            pipe.multi()
+        with self.redis.pipeline(transaction=False) as pipe:  # records commands, never sent
             if self.figures is not None:  # first: it records its marks in the state's data
                 self.figures.count_turn(pipe, after.data, events)
             pipe.hset(
@@ -122,13 +220,48 @@ class Store(CallbackRecords):
                 self._index_subject(pipe, after.data["caller_number"], "call:" + before.sid)
             self._log_call(pipe, before.sid, events, log_fields)
             if callback:
+                if not callback.get("is_update"):  # which request this call made (journal)
+                    for_call = key("callback_for_call", sid=before.sid)
+                    pipe.set(for_call, callback["id"], ex=FOR_CALL_TTL)
                 self._write_callback(pipe, callback)
                 if self.figures is not None and not callback.get("is_update"):
                     self.figures.count_intake(pipe, {}, callback)
-            try:
-                pipe.execute()
-            except redis.WatchError as exc:
-                raise StepConflict(before.sid) from exc
+            commands = self._commands(pipe)
+        args = [
+            str(before.step) if before.exists else "",
+            commands,
+            json.dumps(guards) if guards else "",
+        ]
+        wait = bool(callback) and self.wait_replicas > 0
+        result, acked = self._run_save(state_key, args, wait)
+        if result == "conflict":
+            raise StepConflict(before.sid)
+        if result.startswith("over_limit:"):
+            raise OverLimit(before.sid, result.removeprefix("over_limit:"))
+        return not wait or acked >= self.wait_replicas
+
+    def _commands(self, pipe) -> str:
+        """The recorded pipeline's commands as JSON string lists, encoded as redis-py would."""
+        encoder = self.redis.get_encoder()
+        return json.dumps(
+            [[encoder.encode(a).decode() for a in args] for args, _ in pipe.command_stack],
+            separators=(",", ":"),
+        )
+
+    def _run_save(self, state_key: str, args: list[str], wait: bool) -> tuple[str, int]:
+        """SAVE_STEP (and WAIT) on one pipeline; loads the script once if Redis lacks it."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.evalsha(SAVE_STEP_SHA, 1, state_key, *args)
+            if wait:
+                pipe.wait(self.wait_replicas, self.wait_ms)
+            results = pipe.execute(raise_on_error=False)
+        if isinstance(results[0], redis.exceptions.NoScriptError):  # nothing ran: load, again
+            self.redis.script_load(SAVE_STEP)
+            return self._run_save(state_key, args, wait)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results[0], (results[1] if wait else 0)
 
     def _log_call(self, pipe, sid: str, events: list[dict], log_fields: dict) -> None:
         log_key, events_key = key("call_log", sid=sid), key("call_events", sid=sid)
