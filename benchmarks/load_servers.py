@@ -1,0 +1,102 @@
+"""The two servers benchmarks/load_line.py compares, each started with the Procfile's own `web:`
+command: A serves the line (`wsgi:app`, from --line-dir), B the floor (benchmarks/floor_app.py).
+Both are stopped, with their private redis-server, when the run ends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import redis
+
+from benchmarks.load_client import TOKEN, Caller, Recorder
+from benchmarks.private_redis import DURABLE, private_redis
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+def procfile_web(directory: Path) -> str:
+    for line in (directory / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip()
+    raise SystemExit(f"no web: line in {directory / 'Procfile'}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Servers:
+    def __init__(self, line_dir: str):
+        self.line_dir = Path(line_dir).resolve()
+        self.command = procfile_web(self.line_dir)
+        self.ports: dict[str, int] = {}
+        self._stack = ExitStack()
+        self._processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> Servers:
+        url = self._stack.enter_context(private_redis(*DURABLE))
+        self.redis = redis.Redis.from_url(url, decode_responses=True)
+        work = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="ivr-load-")))
+        env = {
+            **os.environ,
+            "PATH": f"{HERE / '.venv' / 'bin'}:{os.environ['PATH']}",
+            "REDIS_URL": url,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "SECRET_KEY": "l" * 40,
+            "IVR_ENV": "development",
+            "IVR_OPENING_TIME": "00:00",
+            "IVR_CLOSING_TIME": "23:59",
+            "IVR_JOURNAL_DIR": str(work / "journal"),
+        }
+        floor = self.command.replace("wsgi:app", "benchmarks.floor_app:app")
+        for name, command, cwd in (("A", self.command, self.line_dir), ("B", floor, HERE)):
+            self.ports[name] = free_port()
+            log = open(work / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+            self._stack.callback(log.close)
+            process = subprocess.Popen(
+                ["sh", "-c", f"exec {command}"],
+                cwd=cwd,
+                env={**env, "PORT": str(self.ports[name]), "PYTHONPATH": str(cwd)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            self._processes.append(process)
+        for name in ("A", "B"):
+            self._wait_up(name)
+            for _ in range(8):  # warm every worker: imports, connections, the save script
+                Caller(self.base(name), Recorder()).book(("3", "1", "1", "3"))
+        return self
+
+    def _wait_up(self, name: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.ports[name]), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"server {name} did not start")
+
+    def base(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def queued(self) -> int:
+        return self.redis.zcard("ivr:callbacks:queue")
+
+    def __exit__(self, *exc) -> None:
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._stack.close()
