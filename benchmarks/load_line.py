@@ -17,7 +17,7 @@ caller ID. For A, callbacks confirmed to callers are checked against callbacks q
 
     .venv/bin/python benchmarks/load_line.py closed --callers 16 --seconds 8
     .venv/bin/python benchmarks/load_line.py open --rate 300 --kind first --seconds 6
-    .venv/bin/python benchmarks/load_line.py ... --line-dir /tmp/main   (another checkout as A)
+    .venv/bin/python benchmarks/load_line.py ... --before /tmp/main   (main's line as A0, too)
 """
 
 from __future__ import annotations
@@ -102,13 +102,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--rounds", type=int, default=2, help="A B pairs")
     parser.add_argument("--line-dir", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--before", help="another checkout, served as A0 beside A and B")
     args = parser.parse_args()
     random.seed(os.getpid())
-    with Servers(args.line_dir) as servers:
+    with Servers(args.line_dir, args.before) as servers:
         print(f"procfile: {servers.command}")
-        results: dict[str, list] = {"A": [], "B": []}
+        results: dict[str, list] = {name: [] for name in servers.names}
         for n in range(args.rounds):
-            for name in ("A", "B"):
+            for name in servers.names:
                 base = servers.base(name)
                 queued_before = servers.queued()
                 recorder = Recorder()
@@ -119,14 +120,19 @@ def main() -> None:
                     open_loop(base, args.rate, args.kind, args.seconds, recorder)
                 took = time.monotonic() - began
                 line = summary(recorder, took)
-                if name == "A":
+                if name != "B":
                     queued = servers.queued() - queued_before
                     line += f"; confirmed {recorder.confirmed}, queued {queued}"
                 print(f"round {n + 1} {name}: {line}", flush=True)
                 results[name].append(len(recorder.times) / took)
         if args.mode == "closed":
-            ratios = [a / b for a, b in zip(results["A"], results["B"], strict=True)]
-            print("throughput ratio A/B per round: " + ", ".join(f"{r:.2f}" for r in ratios))
+            for name in servers.names:
+                if name != "B":
+                    ratios = [a / b for a, b in zip(results[name], results["B"], strict=True)]
+                    print(
+                        f"throughput ratio {name}/B per round: "
+                        + ", ".join(f"{r:.2f}" for r in ratios)
+                    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""The two servers benchmarks/load_line.py compares, each started with the Procfile's own `web:`
-command: A serves the line (`wsgi:app`, from --line-dir), B the floor (benchmarks/floor_app.py).
-Both are stopped, with their private redis-server, when the run ends."""
+"""The servers benchmarks/load_line.py compares, each started with the Procfile's own `web:`
+command: A serves the line (`wsgi:app`, from --line-dir), B the floor (benchmarks/floor_app.py),
+and, with --before DIR, A0 the line from another checkout (to see what a change bought). All
+share one private redis-server, and are stopped with it when the run ends."""
 
 from __future__ import annotations
 
@@ -34,9 +35,11 @@ def free_port() -> int:
 
 
 class Servers:
-    def __init__(self, line_dir: str):
+    def __init__(self, line_dir: str, before: str | None = None):
         self.line_dir = Path(line_dir).resolve()
         self.command = procfile_web(self.line_dir)
+        self.names = ["A", "B"] + (["A0"] if before else [])
+        self.before = Path(before).resolve() if before else None
         self.ports: dict[str, int] = {}
         self._stack = ExitStack()
         self._processes: list[subprocess.Popen] = []
@@ -57,7 +60,10 @@ class Servers:
             "IVR_JOURNAL_DIR": str(work / "journal"),
         }
         floor = self.command.replace("wsgi:app", "benchmarks.floor_app:app")
-        for name, command, cwd in (("A", self.command, self.line_dir), ("B", floor, HERE)):
+        servers = [("A", self.command, self.line_dir), ("B", floor, HERE)]
+        if self.before:
+            servers.append(("A0", procfile_web(self.before), self.before))
+        for name, command, cwd in servers:
             self.ports[name] = free_port()
             log = open(work / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
             self._stack.callback(log.close)
@@ -69,7 +75,7 @@ class Servers:
                 stderr=subprocess.STDOUT,
             )
             self._processes.append(process)
-        for name in ("A", "B"):
+        for name in self.names:
             self._wait_up(name)
             for _ in range(8):  # warm every worker: imports, connections, the save script
                 Caller(self.base(name), Recorder()).book(("3", "1", "1", "3"))

@@ -2,8 +2,9 @@
 
 A round trip is one request/response exchange on a connection: whatever the client sends before
 the server's next reply counts once, so a pipeline (or MULTI ... EXEC sent together) is one, and
-a WATCH, a GET and an EXEC sent one after another are three. Used by tests/test_round_trips.py
-and benchmarks/load_line.py.
+a WATCH, a GET and an EXEC sent one after another are three. Used by tests/test_round_trips.py;
+tests/test_sentinel_failover.py puts one between a primary and its replica and pauses it, so
+the replica falls behind for real.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 
 class CountingProxy:
@@ -20,10 +22,13 @@ class CountingProxy:
     def __init__(self, upstream: str | tuple[str, int]):
         self.upstream = upstream
         self.count = 0
+        # While set, a replica's link through this proxy (REPLCONF seen) forwards nothing.
+        self.hold_replication = threading.Event()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._open: list[socket.socket] = []
+        self._states: list[dict] = []
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -44,23 +49,33 @@ class CountingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            server = self._connect_upstream()
+            try:
+                server = self._connect_upstream()
+            except OSError:  # the server is down: so is this connection
+                client.close()
+                continue
             self._open += [client, server]
-            waiting = [True]  # True: the next bytes from the client start a new round trip
-            threading.Thread(
-                target=self._pump, args=(client, server, waiting, True), daemon=True
-            ).start()
-            threading.Thread(
-                target=self._pump, args=(server, client, waiting, False), daemon=True
-            ).start()
+            # waiting: the next bytes from the client start a new round trip; link: whether
+            # this is a replica's replication link.
+            state = {"waiting": True, "link": False, "alive": True}
+            self._states.append(state)
+            for source, sink, from_client in ((client, server, True), (server, client, False)):
+                threading.Thread(
+                    target=self._pump, args=(source, sink, state, from_client), daemon=True
+                ).start()
 
-    def _pump(self, source, sink, waiting: list[bool], from_client: bool) -> None:
+    def _pump(self, source, sink, state: dict, from_client: bool) -> None:
         try:
             while data := source.recv(65536):
                 with self._lock:
-                    if from_client and waiting[0]:
+                    if from_client and state["waiting"]:
                         self.count += 1
-                    waiting[0] = not from_client
+                    state["waiting"] = not from_client
+                    state["link"] = state["link"] or (from_client and b"REPLCONF" in data)
+                while self.hold_replication.is_set() and state["link"] and state["alive"]:
+                    time.sleep(0.01)
+                if not state["alive"]:
+                    return
                 sink.sendall(data)
         except OSError:
             pass
@@ -69,8 +84,14 @@ class CountingProxy:
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
 
+    def drop(self) -> None:
+        """Close every connection open now, losing whatever they were holding."""
+        for state in self._states:
+            state["alive"] = False
+        for sock in self._open:
+            sock.close()
+
     def close(self) -> None:
         self._closed = True
         self._listener.close()
-        for sock in self._open:
-            sock.close()
+        self.drop()

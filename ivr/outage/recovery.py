@@ -233,6 +233,9 @@ class Deliverer:
                 and deliver_record(self.store, record) == "delivered"
             ):
                 delivered += 1
+        if not self.store.replicated():  # a failover now could lose them: keep the file
+            log.warning("journal file delivered but not yet on a replica; kept")
+            return delivered
         path.unlink()
         log.info("journal file delivered", extra={"file": path.name})
         return delivered

@@ -30,6 +30,8 @@ TEMPLATES: dict[str, str] = {
     "calls_by_outcome": "calls:outcome:{outcome}",  # zset: closed calls scored by start time
     "calls_open": "calls:open",  # zset: calls with no final status yet, scored by start time
     "purged_until": "retention:purged_until",  # string: start time up to which calls are purged
+    # string: a time written before WAIT, so WAIT covers every earlier write (ivr/outage/)
+    "replication_fence": "replication:fence",
     # Privacy and security (issue 5).
     # hash: "callback:{id}" and "call:{sid}" -> "1" for records held about one phone number,
     # plus "number" (encrypted). {hash} is an HMAC of the E.164 number (ivr/store/crypto.py), so

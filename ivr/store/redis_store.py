@@ -240,6 +240,16 @@ class Store(CallbackRecords):
             raise OverLimit(before.sid, result.removeprefix("over_limit:"))
         return not wait or acked >= self.wait_replicas
 
+    def replicated(self) -> bool:
+        """Whether the replicas to wait for (if any) have every write made so far, from any
+        client: a write of our own, then WAIT, which covers everything before it."""
+        if self.wait_replicas <= 0:
+            return True
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key("replication_fence"), repr(time.time()), ex=3600)
+            pipe.wait(self.wait_replicas, self.wait_ms)
+            return pipe.execute()[1] >= self.wait_replicas
+
     def _commands(self, pipe) -> str:
         """The recorded pipeline's commands as JSON string lists, encoded as redis-py would."""
         encoder = self.redis.get_encoder()
