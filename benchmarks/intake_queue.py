@@ -1,10 +1,12 @@
 """How long the intake queue page and a contended claim take, against a real private redis-server.
 
 Fills the queue with N open callback requests (written the way the phone line writes them), then
-times GET /intake/ for a signed-in worker (the whole open queue is read and swept on every load)
-and many threads racing to claim each request (one wins, the rest are told who has it).
+times GET /intake/ for a signed-in worker (the first page of the open view), claiming the next
+request (the top of the queue, then the claim script), a page of GET /api/v1/callbacks, and many
+threads racing to claim each request (one wins, the rest are told who has it).
 
     .venv/bin/python benchmarks/intake_queue.py [--requests 500] [--claimers 16]
+    .venv/bin/python benchmarks/intake_queue.py --requests 100000 --claimers 4
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.private_redis import DURABLE, private_redis  # noqa: E402
 from ivr import create_app  # noqa: E402
+from ivr.api.tokens import create_token  # noqa: E402
 from ivr.config import load_settings  # noqa: E402
 from ivr.intake.service import IntakeError, intake  # noqa: E402
 from ivr.staff.users import create_user  # noqa: E402
@@ -29,18 +32,35 @@ PASSWORD = "benchmark password"  # noqa: S105 (a throwaway account in a throwawa
 
 def fill_queue(store, count: int) -> list[str]:
     refs, now = [], time.time()
-    with store.redis.pipeline(transaction=True) as pipe:
-        for n in range(count):
-            ref = f"{100000 + n}"
-            store._write_callback(
-                pipe,
-                {"id": ref, "reference": ref, "phone": f"+4477009{n:05d}", "status": "queued",
-                 "created_at": now - n * 600, "urgent": n % 20 == 0, "voicemail_ok": True,
-                 "preferred_time": "any", "answers": {}, "heard": []},
-            )  # fmt: skip
-            refs.append(ref)
-        pipe.execute()
+    for chunk in range(0, count, 5000):
+        with store.redis.pipeline(transaction=True) as pipe:
+            for n in range(chunk, min(count, chunk + 5000)):
+                ref = f"{100000 + n}"
+                store._write_callback(
+                    pipe,
+                    {"id": ref, "reference": ref, "phone": f"+4477{n:07d}", "status": "queued",
+                     "created_at": now - n * 60, "urgent": n % 20 == 0, "voicemail_ok": True,
+                     "preferred_time": "any", "answers": {}, "heard": []},
+                )  # fmt: skip
+                refs.append(ref)
+            pipe.execute()
     return refs
+
+
+def timed(action, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def line(name: str, times: list[float]) -> str:
+    return (
+        f"{name}: median {statistics.median(times) * 1000:.1f} ms, "
+        f"p90 {pct(times, 0.9):.1f} ms, max {max(times) * 1000:.1f} ms ({len(times)} runs)"
+    )
 
 
 def pct(values: list[float], p: float) -> float:
@@ -65,15 +85,26 @@ def main() -> None:
             token = session["csrf_token"]
         client.post("/login", data={"username": "bench", "password": PASSWORD,
                                     "csrf_token": token})  # fmt: skip
-        page_times = []
-        for _ in range(30):
-            started = time.perf_counter()
-            assert client.get("/intake/").status_code == 200
-            page_times.append(time.perf_counter() - started)
-        claim_times: list[float] = []
+        page_times = timed(lambda: client.get("/intake/").status_code == 200 or exit(1), 20)
+        api = app.test_client()
         with app.app_context():
             service = intake()
-        for ref in refs[:100]:
+        headers = {"Authorization": "Bearer " + create_token(store.redis, "bench")}
+        api_times = timed(
+            lambda: (
+                api.get("/api/v1/callbacks?limit=50", headers=headers).status_code == 200 or exit(1)
+            ),
+            20,
+        )
+
+        def claim_next() -> None:
+            with app.test_request_context():
+                top = store.redis.zrange("ivr:callbacks:queue", 0, 0)[0]
+                service.claim(top, "bench")  # it leaves the ready part of the queue
+
+        next_times = timed(claim_next, 20)
+        claim_times: list[float] = []
+        for ref in refs[100:200]:
             barrier = threading.Barrier(args.claimers)
             winners = []
 
@@ -96,10 +127,9 @@ def main() -> None:
                 t.join()
             assert len(winners) == 1, winners
     print(f"open requests: {args.requests}")
-    print(
-        f"queue page: median {statistics.median(page_times) * 1000:.1f} ms, "
-        f"p90 {pct(page_times, 0.9):.1f} ms, max {max(page_times) * 1000:.1f} ms"
-    )
+    print(line("queue page (first page)", page_times))
+    print(line("claim the next request", next_times))
+    print(line("API list, 50 a page", api_times))
     print(
         f"claims: 100 requests x {args.claimers} racing threads, exactly one winner each; "
         f"per claim median {statistics.median(claim_times) * 1000:.2f} ms, "
