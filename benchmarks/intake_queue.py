@@ -74,7 +74,9 @@ def main() -> None:
     parser.add_argument("--claimers", type=int, default=16)
     args = parser.parse_args()
     with private_redis(*DURABLE) as url:
-        settings = load_settings(environ={}, env="test", redis_url=url, secret_key="b" * 40)
+        settings = load_settings(
+            environ={}, env="test", redis_url=url, secret_key="b" * 40, redis_socket_timeout=30
+        )
         app = create_app(settings)
         store = app.extensions["ivr.store"]
         refs = fill_queue(store, args.requests)
