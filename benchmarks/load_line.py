@@ -7,6 +7,9 @@ with the same worker count. Runs them interleaved A B A B (A first) for each mea
 
     closed: N callers each booking callbacks back to back (incoming, 4 key presses), as fast
             as answers come; throughput in webhooks a second, and the A/B ratio.
+    Each segment also reports the CPU its servers used per webhook (from /proc): on a shared
+    machine the wall-clock figures move with everyone else's load; CPU per webhook does not.
+
     open:   a fixed rate of webhooks a second, paced by the clock, whatever the answers do:
             `first` = new calls' first webhooks; `whole` = whole booking calls, a new call
             every 5/rate s, its steps 0.2 s apart. p50/p99 latency, and the generator's own
@@ -112,6 +115,7 @@ def main() -> None:
             for name in servers.names:
                 base = servers.base(name)
                 queued_before = servers.queued()
+                cpu_before = servers.cpu_seconds(name), servers.cpu_seconds("redis")
                 recorder = Recorder()
                 began = time.monotonic()
                 if args.mode == "closed":
@@ -120,6 +124,10 @@ def main() -> None:
                     open_loop(base, args.rate, args.kind, args.seconds, recorder)
                 took = time.monotonic() - began
                 line = summary(recorder, took)
+                done = max(1, len(recorder.times))
+                web_cpu = (servers.cpu_seconds(name) - cpu_before[0]) / done * 1000
+                redis_cpu = (servers.cpu_seconds("redis") - cpu_before[1]) / done * 1000
+                line += f"; CPU per webhook: web {web_cpu:.2f} ms, redis {redis_cpu:.2f} ms"
                 if name != "B":
                     queued = servers.queued() - queued_before
                     line += f"; confirmed {recorder.confirmed}, queued {queued}"

@@ -34,6 +34,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 class Servers:
     def __init__(self, line_dir: str, before: str | None = None):
         self.line_dir = Path(line_dir).resolve()
@@ -90,6 +108,22 @@ class Servers:
             except OSError:
                 time.sleep(0.1)
         raise SystemExit(f"server {name} did not start")
+
+    def cpu_seconds(self, name: str) -> float:
+        """CPU time used so far by a server's processes (gunicorn's master and its workers),
+        or, for "redis", by the redis-server: what the machine's other load cannot inflate."""
+        if name == "redis":
+            roots = {p for p in children(os.getpid()) if comm(p) == "redis-server"}
+        else:
+            roots = {self._processes[self.names.index(name)].pid}
+        total = 0.0
+        for pid in roots | {c for root in roots for c in children(root)}:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def base(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
