@@ -251,11 +251,20 @@ class Store(CallbackRecords):
             return pipe.execute()[1] >= self.wait_replicas
 
     def _commands(self, pipe) -> str:
-        """The recorded pipeline's commands as JSON string lists, encoded as redis-py would."""
+        """The recorded pipeline's commands as JSON string lists, encoded as redis-py would
+        (str as is, int with str, float with repr), without its per-argument checks."""
         encoder = self.redis.get_encoder()
+
+        def text(arg) -> str:
+            kind = type(arg)
+            if kind is str:
+                return arg
+            if kind is int:
+                return str(arg)
+            return encoder.encode(arg).decode()
+
         return json.dumps(
-            [[encoder.encode(a).decode() for a in args] for args, _ in pipe.command_stack],
-            separators=(",", ":"),
+            [[text(a) for a in args] for args, _ in pipe.command_stack], separators=(",", ":")
         )
 
     def _run_save(self, state_key: str, args: list[str], wait: bool) -> tuple[str, int]:
