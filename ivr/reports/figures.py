@@ -1,9 +1,9 @@
 """Service figures kept up to date as calls happen: anonymous counters by local day.
 
 Every webhook step adds to one hash per local (Europe/London) day of the call's start, in the
-same MULTI/EXEC that saves the step, so the figures are never ahead of or behind the call logs.
-The counting is a fold over a call's events (`tally`), so `ivr reports rebuild` replays exactly
-the same function over the stored events and must arrive at the same numbers.
+same save script (SAVE_STEP) that saves the step, so the figures are never ahead of or behind
+the call logs. The counting is a fold over a call's events (`tally`), so `ivr reports rebuild`
+replays exactly the same function over the stored events and must arrive at the same numbers.
 
 "Once per call" figures (heard a topic, reached a prompt, started screening) remember what the
 call has already been counted for in the call's working state (`data["figures"]`), which a
