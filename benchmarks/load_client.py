@@ -30,7 +30,7 @@ class Recorder:
     def __init__(self):
         self.times: list[float] = []
         self.lags: list[float] = []
-        self.errors = self.confirmed = 0
+        self.errors = self.confirmed = self.dropped = 0
         self._lock = threading.Lock()
 
     def took(self, seconds: float, ok: bool, booked: bool) -> None:
@@ -58,6 +58,8 @@ def summary(recorder: Recorder, seconds: float) -> str:
     )
     if lags:
         line += f"; pacing lag p50 {pct(lags, 50):.2f} ms, p99 {pct(lags, 99):.2f} ms"
+    if recorder.dropped:
+        line += f"; {recorder.dropped} not sent (over 2 s late: saturated)"
     return line
 
 
