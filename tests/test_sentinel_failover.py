@@ -246,3 +246,29 @@ def test_killing_the_primary_while_callers_book_loses_and_doubles_nothing(
     assert sorted(queued) == sorted(heard)  # every reference heard is queued, once
     for ref, call in heard.items():
         assert new_primary.hget(key("callback", id=ref), "call_sid") == call.call_sid
+
+
+@pytest.mark.parametrize("bad", ["host", "host:0", "host:99999", "host:abc", ":26379", "a:1,,b:2"])
+def test_a_sentinel_list_that_is_not_host_port_stops_start_up_with_a_message(bad):
+    from ivr.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="IVR_REDIS_SENTINELS: .* is not host:port"):
+        load_settings(environ={"IVR_REDIS_SENTINELS": bad})
+
+
+def test_the_cli_finds_the_primary_through_the_sentinels(sentinel_set, tmp_path):
+    """The `ivr` commands build their client (ivr/cli/common.py) through the sentinels too."""
+    from ivr.cli.common import redis_client
+
+    primary, _, sentinels, _ = sentinel_set
+    environ = {
+        "REDIS_URL": "redis://",
+        "IVR_REDIS_SENTINELS": ",".join(f"127.0.0.1:{s.port}" for s in sentinels),
+        "IVR_REDIS_SENTINEL_SERVICE": SERVICE,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environ.items():
+            patch.setenv(name, value)
+        client = redis_client()
+        client.set("ivr:cli-probe", "1")
+    assert primary.client().get("ivr:cli-probe") == "1"
