@@ -72,3 +72,43 @@ def test_a_replayed_step_takes_one_round_trip(counted_app, proxy):
     url, params, _ = call.requests[-1]
     call.signed_post(url, params)  # Twilio retries the booking step
     assert transport.trips[-1] == ("step", 1)
+
+
+def test_calls_from_one_number_booking_at_the_same_moment_cannot_pass_the_daily_limit(
+    counted_app, proxy, redis_client
+):
+    """The limit is read on the step's read but enforced again inside the save script, so
+    several calls from one number booking at once still queue at most the limit (3 here)."""
+    import threading
+    from urllib.parse import urljoin
+
+    from twilio.request_validator import RequestValidator
+
+    from tests.conftest import AUTH_TOKEN
+
+    calls = []
+    for _ in range(5):  # each waits at "when is the best time?", from the same number
+        transport = CountingTransport(counted_app.test_client(), proxy)
+        call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN, from_number="+447700900444")
+        call.dial()
+        for keys in ("3", "1", "1"):
+            call.press(keys)
+        calls.append(call)
+    start, answers = threading.Barrier(len(calls)), []
+
+    def book(call) -> None:
+        url = urljoin(call.requests[-1][0], call.waiting.action)  # as Twilio resolves it
+        params = call.params({"Digits": "3", "msg": "Gather End"})
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        start.wait()
+        answers.append(call.transport.post(url, params, {"X-Twilio-Signature": signature})[1])
+
+    threads = [threading.Thread(target=book, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    booked = [a for a in answers if "Your callback request is booked" in a]
+    refused = [a for a in answers if "cannot take another callback request" in a]
+    assert len(booked) == 3 and len(refused) == 2
+    assert redis_client.zcard(key("callback_queue")) == 3

@@ -52,13 +52,15 @@ local step = redis.call('HGET', KEYS[1], 'step')
 if (step or '') ~= ARGV[1] then return 'conflict' end
 if ARGV[3] ~= '' then
   for _, g in ipairs(cjson.decode(ARGV[3])) do
-    redis.call('ZADD', g.key, 'NX', g.score, g.member)
+    local added = redis.call('ZADD', g.key, 'NX', g.score, g.member)
     redis.call('ZREMRANGEBYSCORE', g.key, '-inf', g.cutoff)
     redis.call('EXPIRE', g.key, g.ttl)
+    -- How many joined before it: by arrival for a newcomer (its clock may be behind another
+    -- request's), by rank for one already in (a refused call trying again).
+    local ahead = redis.call('ZCARD', g.key) - 1
+    if added == 0 then ahead = redis.call('ZRANK', g.key, g.member) end
     local limit = tonumber(g.limit)
-    if limit >= 0 and redis.call('ZRANK', g.key, g.member) >= limit then
-      return 'over_limit:' .. g.key
-    end
+    if limit >= 0 and ahead >= limit then return 'over_limit:' .. g.key end
   end
 end
 for _, command in ipairs(cjson.decode(ARGV[2])) do
