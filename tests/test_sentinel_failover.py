@@ -177,7 +177,10 @@ def test_a_booking_the_replica_never_got_survives_the_failover(sentinel_set, ope
     """Redis acknowledges writes before its replica has them; a failover then drops them. The
     line confirms a booking only once WAIT says a replica has it, else journals it first."""
     primary, replica, sentinels, link = sentinel_set
-    app = create_app(sentinel_settings(open_hours, sentinels, tmp_path))
+    # A long wait, so a loaded machine's slow replica is not taken for a lagging one.
+    app = create_app(
+        replace(sentinel_settings(open_hours, sentinels, tmp_path), redis_wait_ms=2000)
+    )
     try:
         before, _ = book(app, "+447700900401")
         assert not app.extensions["ivr.journal"].files()  # on the replica: nothing journalled

@@ -27,6 +27,7 @@ class LoadBalancer(HttpTransport):
     """Sends each webhook to the next instance in turn (round robin), as Twilio sees one URL."""
 
     def __init__(self, bases: list[str]):
+        super().__init__()
         self.bases, self.turn, self.served = bases, 0, []
 
     def post(self, url: str, params: dict, headers: dict) -> tuple[int, str]:
