@@ -1,0 +1,195 @@
+"""Every staff form that changes something refuses a forged post: sent without the session's
+CSRF token, or with another session's, it gets 400 or 403 and nothing in Redis (or at Twilio)
+changes. The same post with the right token does change something, so the refusal is the
+token's and not some other check's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from conftest import STAFF_PASSWORD, csrf_from
+
+from ivr import create_app
+from ivr.staff.users import create_user
+from ivr.twilio_sim.rest_api import ACCOUNT_SID, FakeTwilio
+
+CALLER = "+447700900123"
+
+
+@pytest.fixture
+def fake_twilio():
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def staff_app(open_hours, redis_client, fake_twilio):
+    """The app with Twilio configured (at the local fake), so "call me" really places a call."""
+    app = create_app(
+        replace(open_hours, twilio_account_sid=ACCOUNT_SID, twilio_api_base=fake_twilio.url)
+    )
+    yield app
+    app.extensions["ivr.deliverer"].stop()
+
+
+def snapshot(client) -> dict:
+    """Every key in Redis with its value (not its expiry: a request may refresh a session)."""
+    read = {
+        "string": client.get,
+        "hash": client.hgetall,
+        "list": lambda k: client.lrange(k, 0, -1),
+        "set": lambda k: sorted(client.smembers(k)),
+        "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+    }
+    out = {}
+    for name in client.scan_iter(count=1000):
+        kind = client.type(name)
+        out[name] = (kind, read[kind](name) if kind in read else None)
+    return out
+
+
+# Each form: (role signed in, or None) -> how to get it ready: returns (path, data, token).
+def _page_token(client, path: str) -> str:
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def _claimed(client, ref: str) -> str:
+    token = _page_token(client, f"/intake/callbacks/{ref}")
+    assert client.post(f"/intake/callbacks/{ref}/claim", data={"csrf_token": token}).status_code
+    return token
+
+
+def login(ctx):
+    create_user(ctx.redis, "sam", "intake", STAFF_PASSWORD)
+    token = _page_token(ctx.client, "/login")
+    return "/login", {"username": "sam", "password": STAFF_PASSWORD}, token
+
+
+def logout(ctx):
+    ctx.sign_in("intake")
+    return "/logout", {}, _page_token(ctx.client, "/intake/")
+
+
+def admin_create(ctx):
+    ctx.sign_in("admin")
+    data = {"username": "mallory", "role": "admin", "password": "a long enough password"}
+    return "/admin/users", data, _page_token(ctx.client, "/admin/users")
+
+
+def admin_role(ctx):
+    ctx.sign_in("admin")
+    create_user(ctx.redis, "pat", "intake", STAFF_PASSWORD)
+    data = {"action": "role", "role": "admin"}
+    return "/admin/users/pat", data, _page_token(ctx.client, "/admin/users")
+
+
+def admin_password(ctx):
+    ctx.sign_in("admin")
+    create_user(ctx.redis, "pat", "intake", STAFF_PASSWORD)
+    data = {"action": "password", "password": "a new long password"}
+    return "/admin/users/pat", data, _page_token(ctx.client, "/admin/users")
+
+
+def admin_disable(ctx):
+    ctx.sign_in("admin")
+    create_user(ctx.redis, "pat", "intake", STAFF_PASSWORD)
+    return "/admin/users/pat", {"action": "disable"}, _page_token(ctx.client, "/admin/users")
+
+
+def claim(ctx):
+    ctx.sign_in("intake")
+    ref = ctx.request_callback(from_number=CALLER)
+    token = _page_token(ctx.client, f"/intake/callbacks/{ref}")
+    return f"/intake/callbacks/{ref}/claim", {}, token
+
+
+def release(ctx):
+    ctx.sign_in("intake")
+    ref = ctx.request_callback(from_number=CALLER)
+    return f"/intake/callbacks/{ref}/release", {}, _claimed(ctx.client, ref)
+
+
+def outcome(ctx):
+    ctx.sign_in("intake")
+    ref = ctx.request_callback(from_number=CALLER)
+    data = {"outcome": "no_answer", "note": "rang twice", "attempt": "1"}
+    return f"/intake/callbacks/{ref}/outcome", data, _claimed(ctx.client, ref)
+
+
+def connect(ctx):
+    ctx.sign_in("intake")
+    ref = ctx.request_callback(from_number=CALLER)
+    data = {"worker_phone": "07700 900999"}
+    return f"/intake/callbacks/{ref}/connect", data, _claimed(ctx.client, ref)
+
+
+FORMS = {
+    f.__name__: f
+    for f in (
+        login,
+        logout,
+        admin_create,
+        admin_role,
+        admin_password,
+        admin_disable,
+        claim,
+        release,
+        outcome,
+        connect,
+    )
+}
+# The URL rules those forms post to; a new form that changes something must be added above.
+COVERED_RULES = {
+    "/login",
+    "/logout",
+    "/admin/users",
+    "/admin/users/<username>",
+    "/intake/callbacks/<ref>/claim",
+    "/intake/callbacks/<ref>/release",
+    "/intake/callbacks/<ref>/outcome",
+    "/intake/callbacks/<ref>/connect",
+}
+EXEMPT = ("/voice/", "/api/")  # signed by Twilio, or bearer tokens without cookies
+
+
+class Context:
+    def __init__(self, app, signed_in, request_callback, redis_client):
+        self.client = app.test_client()
+        self.redis = redis_client
+        self.request_callback = request_callback
+        self._signed_in = signed_in
+
+    def sign_in(self, role: str) -> None:
+        self._signed_in(self.client, role)
+
+
+def test_every_staff_form_that_changes_something_is_in_this_file(staff_app):
+    unsafe = {
+        rule.rule
+        for rule in staff_app.url_map.iter_rules()
+        if rule.methods & {"POST", "PUT", "PATCH", "DELETE"} and not rule.rule.startswith(EXEMPT)
+    }
+    assert unsafe == COVERED_RULES
+
+
+@pytest.mark.parametrize("sent", ["no token", "another session's token"])
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_a_forged_staff_form_changes_nothing(
+    form, sent, staff_app, signed_in, request_callback, redis_client, fake_twilio
+):
+    ctx = Context(staff_app, signed_in, request_callback, redis_client)
+    path, data, token = FORMS[form](ctx)
+    if sent == "another session's token":
+        data = {**data, "csrf_token": _page_token(staff_app.test_client(), "/login")}
+    before = snapshot(redis_client)
+
+    response = ctx.client.post(path, data=data)
+
+    assert response.status_code in (400, 403)
+    assert snapshot(redis_client) == before
+    assert fake_twilio.requests == []
+    # The same post with this session's token is accepted and changes something.
+    response = ctx.client.post(path, data={**data, "csrf_token": token})
+    assert response.status_code in (200, 204, 302, 303), response.get_data(as_text=True)
+    assert snapshot(redis_client) != before
