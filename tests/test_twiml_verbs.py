@@ -1,0 +1,127 @@
+"""The TwiML a caller's phone is given, read verb by verb against the flow file:
+
+- how long Twilio listens: every menu waits `gather_timeout` seconds for a key, every number
+  entry `number_timeout` (more time to find a phone number), as `call_flows/ipt_line.yaml` says;
+- every ending of the flow (each hangup node) says its goodbye and then <Hangup/>, with nothing
+  after it (Twilio would end the call when the document runs out anyway, but a verb added after a
+  goodbye would then be played to a caller who was told the call is over)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+from ivr.twilio_sim.phone import SimulatedCall
+from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+
+
+class RecordingTransport(FlaskTransport):
+    """The Flask test client as Twilio's side, keeping every TwiML document played to the caller."""
+
+    def __init__(self, client):
+        super().__init__(client)
+        self.documents: list[ET.Element] = []
+
+    def post(self, url, params, headers):
+        status, body = super().post(url, params, headers)
+        if "/voice/status" not in url:  # the status callback's answer is never played
+            self.documents.append(ET.fromstring(body))  # noqa: S314 (our own answer)
+        return status, body
+
+
+@pytest.fixture
+def flow_file(app) -> dict:
+    """The flow as written in its file (not as the app holds it)."""
+    path = app.config["SETTINGS"].flow_file
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@pytest.fixture
+def recorded_call(app):
+    def dial(**kwargs) -> tuple[SimulatedCall, RecordingTransport]:
+        transport = RecordingTransport(app.test_client())
+        call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN, **kwargs).dial()
+        return call, transport
+
+    return dial
+
+
+def gathers(documents: list[ET.Element]) -> list[tuple[str, ET.Element]]:
+    """(node the Gather answers to, the Gather) for every Gather in these documents."""
+    out = []
+    for document in documents:
+        for verb in document.iter("Gather"):
+            node = parse_qs(urlsplit(verb.get("action", "")).query).get("n", [""])[0]
+            out.append((node, verb))
+    return out
+
+
+def test_menus_and_number_entry_listen_as_long_as_the_flow_file_says(recorded_call, flow_file):
+    settings = flow_file["settings"]
+    # Withheld caller ID: the callback goes straight to keying in a number.
+    call, transport = recorded_call(from_number="anonymous")
+    call.press("1").press("0").press("3")  # a menu, back to the main menu, a callback
+    call.press("07700900123#").press("1").press("1").press("2")
+
+    seen = {"menu": 0, "number_entry": 0}
+    for node, gather in gathers(transport.documents):
+        kind = flow_file["nodes"][node]["type"]
+        expected = settings["gather_timeout" if kind == "menu" else "number_timeout"]
+        assert int(gather.get("timeout")) == expected, f"{node} ({kind})"
+        seen[kind] += 1
+    assert seen["menu"] >= 4 and seen["number_entry"] == 1
+    # The flow file gives the two different values, so a swap cannot pass unnoticed.
+    assert settings["gather_timeout"] != settings["number_timeout"]
+
+
+def to_goodbye(call):  # books a callback, then says nothing at the confirmation
+    for keys in ("3", "1", "1", "3"):
+        call.press(keys)
+    call.silence()
+
+
+def to_goodbye_no_response(call):
+    while not call.ended:
+        call.silence()
+
+
+def to_goodbye_wrong_keys(call):
+    while not call.ended:
+        call.press("5")  # not an option at the main menu
+
+
+def to_number_not_taken(call):
+    call.press("3").press("2")  # a callback, on a different number
+    while not call.ended:
+        call.press("12#")  # never a UK number
+
+
+ROUTES = {
+    "goodbye": to_goodbye,
+    "goodbye_no_response": to_goodbye_no_response,
+    "goodbye_wrong_keys": to_goodbye_wrong_keys,
+    "number_not_taken": to_number_not_taken,
+}
+
+
+def test_every_hangup_node_of_the_flow_has_a_route_here(flow_file):
+    hangups = {n for n, node in flow_file["nodes"].items() if node["type"] == "hangup"}
+    assert hangups == set(ROUTES)
+
+
+@pytest.mark.parametrize("node", sorted(ROUTES))
+def test_every_ending_says_goodbye_then_hangs_up_with_nothing_after(node, recorded_call, flow_file):
+    call, transport = recorded_call(from_number="+447700900123")
+    ROUTES[node](call)
+    assert call.ended
+    last = transport.documents[-1]
+    verbs = [verb.tag for verb in last]
+    assert verbs[-1] == "Hangup", verbs
+    assert verbs.count("Hangup") == 1
+    said = [(verb.text or "").strip() for verb in last if verb.tag == "Say"]
+    goodbye = flow_file["nodes"][node]["say"]
+    assert said[-len(goodbye) :] == goodbye  # it is this node's ending that hangs up
