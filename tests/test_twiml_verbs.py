@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from ivr.store.keys import key
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 
@@ -125,3 +126,35 @@ def test_every_ending_says_goodbye_then_hangs_up_with_nothing_after(node, record
     said = [(verb.text or "").strip() for verb in last if verb.tag == "Say"]
     goodbye = flow_file["nodes"][node]["say"]
     assert said[-len(goodbye) :] == goodbye  # it is this node's ending that hangs up
+
+
+class StateLostDuringDial(RecordingTransport):
+    """Loses the call's working state in Redis while the caller is put through (a failover, or
+    a crisis call longer than the state lives): Twilio's "dial ended" then finds nothing."""
+
+    def __init__(self, client, redis_client):
+        super().__init__(client)
+        self.redis = redis_client
+
+    def post(self, url, params, headers):
+        if "dial=1" in url:
+            self.redis.delete(key("call_state", sid=params["CallSid"]))
+        return super().post(url, params, headers)
+
+
+def test_a_caller_put_through_comes_back_to_the_after_dial_prompt_even_if_state_was_lost(
+    app, redis_client
+):
+    transport = StateLostDuringDial(app.test_client(), redis_client)
+    call = SimulatedCall(
+        transport, BASE_URL, AUTH_TOKEN, to_number="+441134960123", dial_outcome="no-answer"
+    ).dial()
+    for keys in ("2", "1", "1", "1"):  # screening: PHQ-2 0 and 0, yes to the risk question
+        call.press(keys)
+    call.heard()
+    call.press("1")  # put me through
+    assert call.dialled == ["+44116123"]
+    assert "If you were not put through" in call.heard()
+    # The crisis line is shown the number the caller rang (ours), not left to Twilio's default.
+    [dial] = [verb for document in transport.documents for verb in document.iter("Dial")]
+    assert dial.get("callerId") == "+441134960123"
