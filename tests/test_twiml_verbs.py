@@ -73,6 +73,10 @@ def test_menus_and_number_entry_listen_as_long_as_the_flow_file_says(recorded_ca
         kind = flow_file["nodes"][node]["type"]
         expected = settings["gather_timeout" if kind == "menu" else "number_timeout"]
         assert int(gather.get("timeout")) == expected, f"{node} ({kind})"
+        if kind == "menu":  # answered on the first key, # and * included (# skips a question)
+            assert (gather.get("numDigits"), gather.get("finishOnKey")) == ("1", ""), node
+        else:  # keyed up to the hash key
+            assert gather.get("finishOnKey", "#") == "#", node
         seen[kind] += 1
     assert seen["menu"] >= 4 and seen["number_entry"] == 1
     # The flow file gives the two different values, so a swap cannot pass unnoticed.
@@ -158,3 +162,13 @@ def test_a_caller_put_through_comes_back_to_the_after_dial_prompt_even_if_state_
     # The crisis line is shown the number the caller rang (ours), not left to Twilio's default.
     [dial] = [verb for document in transport.documents for verb in document.iter("Dial")]
     assert dial.get("callerId") == "+441134960123"
+
+
+def test_hash_skips_a_screening_question(phone):
+    call = phone()
+    call.press("2")  # screening
+    call.heard()
+    call.press("#")  # skip "little interest or pleasure"
+    heard = call.heard()
+    assert "how often have you felt down" in heard
+    assert "did not hear a key" not in heard
