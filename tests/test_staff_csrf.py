@@ -5,6 +5,7 @@ token's and not some other check's."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -124,6 +125,42 @@ def connect(ctx):
     return f"/intake/callbacks/{ref}/connect", data, _claimed(ctx.client, ref)
 
 
+# The softphone at /try (ivr/softphone): its script posts JSON with the X-CSRF-Token header.
+def _try_token(client) -> str:
+    html = client.get("/try").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def _try_call(client, token: str) -> str:
+    response = client.post("/try/calls", json={"caller": "mobile"}, headers={"X-CSRF-Token": token})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.json["call"]
+
+
+def try_start(ctx):
+    return "/try/calls", {"caller": "mobile"}, _try_token(ctx.client)
+
+
+def try_keys(ctx):
+    token = _try_token(ctx.client)
+    return f"/try/calls/{_try_call(ctx.client, token)}/keys", {"keys": "1"}, token
+
+
+def try_silence(ctx):
+    token = _try_token(ctx.client)
+    return f"/try/calls/{_try_call(ctx.client, token)}/silence", {}, token
+
+
+def try_speech(ctx):
+    token = _try_token(ctx.client)
+    return f"/try/calls/{_try_call(ctx.client, token)}/speech", {"text": "yes"}, token
+
+
+def try_hangup(ctx):
+    token = _try_token(ctx.client)
+    return f"/try/calls/{_try_call(ctx.client, token)}/hangup", {}, token
+
+
 FORMS = {
     f.__name__: f
     for f in (
@@ -137,8 +174,16 @@ FORMS = {
         release,
         outcome,
         connect,
+        try_start,
+        try_keys,
+        try_silence,
+        try_speech,
+        try_hangup,
     )
 }
+JSON_FORMS = {"try_start", "try_keys", "try_silence", "try_speech", "try_hangup"}
+# Typed speech is refused whatever the token while the line has no speech input (409).
+CHANGES_NOTHING_EVEN_WITH_TOKEN = {"try_speech"}
 # The URL rules those forms post to; a new form that changes something must be added above.
 COVERED_RULES = {
     "/login",
@@ -149,6 +194,11 @@ COVERED_RULES = {
     "/intake/callbacks/<ref>/release",
     "/intake/callbacks/<ref>/outcome",
     "/intake/callbacks/<ref>/connect",
+    "/try/calls",
+    "/try/calls/<sid>/keys",
+    "/try/calls/<sid>/silence",
+    "/try/calls/<sid>/speech",
+    "/try/calls/<sid>/hangup",
 }
 EXEMPT = ("/voice/", "/api/")  # signed by Twilio, or bearer tokens without cookies
 
@@ -180,16 +230,24 @@ def test_a_forged_staff_form_changes_nothing(
 ):
     ctx = Context(staff_app, signed_in, request_callback, redis_client)
     path, data, token = FORMS[form](ctx)
-    if sent == "another session's token":
-        data = {**data, "csrf_token": _page_token(staff_app.test_client(), "/login")}
-    before = snapshot(redis_client)
+    forged = _try_token(staff_app.test_client()) if sent == "another session's token" else None
 
-    response = ctx.client.post(path, data=data)
+    def post(with_token: str | None):
+        if form in JSON_FORMS:
+            headers = {"X-CSRF-Token": with_token} if with_token else {}
+            return ctx.client.post(path, json=data, headers=headers)
+        extra = {"csrf_token": with_token} if with_token else {}
+        return ctx.client.post(path, data={**data, **extra})
+
+    before = snapshot(redis_client)
+    response = post(forged)
 
     assert response.status_code in (400, 403)
     assert snapshot(redis_client) == before
     assert fake_twilio.requests == []
+    if form in CHANGES_NOTHING_EVEN_WITH_TOKEN:
+        return
     # The same post with this session's token is accepted and changes something.
-    response = ctx.client.post(path, data={**data, "csrf_token": token})
-    assert response.status_code in (200, 204, 302, 303), response.get_data(as_text=True)
+    response = post(token)
+    assert response.status_code in (200, 201, 204, 302, 303), response.get_data(as_text=True)
     assert snapshot(redis_client) != before
