@@ -3,13 +3,16 @@ reports its kill rate and survivors. The modules and their tests are in pyprojec
 [tool.ivr.mutate.modules]; the rest of mutmut's settings under [tool.mutmut].
 
     python scripts/mutate.py list              the modules, smallest first
-    python scripts/mutate.py run MODULE        mutate MODULE (run from the repository root)
+    python scripts/mutate.py run MODULE        mutate MODULE (run from the repository root);
+                                               MUTATE_ONLY="ivr.staff.csrf.x__check*" limits it
+                                               to the mutants whose names match
     python scripts/mutate.py report MODULE     its kill rate, then every survivor's diff
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -42,7 +45,8 @@ def run(module: str) -> None:
     )
     from mutmut.__main__ import cli
 
-    cli(["run", "--max-children", "1"])
+    only = os.environ.get("MUTATE_ONLY", "").split()
+    cli(["run", "--max-children", "1", *only])
 
 
 def report(module: str) -> None:
