@@ -125,6 +125,24 @@ def connect(ctx):
     return f"/intake/callbacks/{ref}/connect", data, _claimed(ctx.client, ref)
 
 
+def reassign(ctx):  # a manager releases another worker's claim
+    ref = ctx.request_callback(from_number=CALLER)
+    worker = ctx.client.application.test_client()
+    ctx._signed_in(worker, "intake")
+    _claimed(worker, ref)
+    ctx.sign_in("manager")
+    token = _page_token(ctx.client, f"/intake/callbacks/{ref}")
+    return f"/intake/callbacks/{ref}/reassign", {"to": ""}, token
+
+
+def merge(ctx):  # a repeat request from the same number closed into the first
+    first = ctx.request_callback(from_number=CALLER)
+    again = ctx.request_callback(from_number=CALLER)
+    ctx.sign_in("intake")
+    token = _page_token(ctx.client, f"/intake/callbacks/{again}")
+    return f"/intake/callbacks/{again}/merge", {"into": first}, token
+
+
 # The softphone at /try (ivr/softphone): its script posts JSON with the X-CSRF-Token header.
 def _try_token(client) -> str:
     html = client.get("/try").get_data(as_text=True)
@@ -174,6 +192,8 @@ FORMS = {
         release,
         outcome,
         connect,
+        reassign,
+        merge,
         try_start,
         try_keys,
         try_silence,
@@ -194,6 +214,8 @@ COVERED_RULES = {
     "/intake/callbacks/<ref>/release",
     "/intake/callbacks/<ref>/outcome",
     "/intake/callbacks/<ref>/connect",
+    "/intake/callbacks/<ref>/reassign",
+    "/intake/callbacks/<ref>/merge",
     "/try/calls",
     "/try/calls/<sid>/keys",
     "/try/calls/<sid>/silence",
