@@ -10,6 +10,8 @@ from ivr.config import Settings, load_settings
 from ivr.line.engine import Engine
 from ivr.line.flow import load_flow
 from ivr.line.hours import Hours
+from ivr.line.limits import callback_checker
+from ivr.line.twiml import caller_id_rule
 from ivr.outage.journal import Journal
 from ivr.outage.recovery import Deliverer, ReferencePool
 from ivr.reports.figures import Figures
@@ -45,8 +47,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     # out after Redis applied it still reads the caller the reference Redis has.
     pool = ReferencePool(data_keys)
     app.extensions["ivr.engine"] = Engine(
-        flow, settings, hours, allocate_reference=pool.allocator(store)
+        flow,
+        settings,
+        hours,
+        allocate_reference=pool.allocator(store),
+        callback_limit=callback_checker(store, settings.callbacks_per_day),
     )
+    logging.getLogger("ivr.line").info(caller_id_rule(settings))
     store.figures = Figures(flow, hours, settings.callback_target_working_days)
     app.extensions["ivr.degraded_engine"] = Engine(
         flow, settings, hours, allocate_reference=pool.take

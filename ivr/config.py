@@ -79,6 +79,8 @@ class Settings:
     # from one caller ID (withheld numbers are not counted together).
     calls_per_minute: int = 5
     callbacks_per_day: int = 3
+    # Words Twilio heard with a Confidence below this are not acted on: the caller is asked again.
+    speech_min_confidence: float = 0.4
 
     # Staff sign-in (ivr/staff/auth.py).
     session_idle_minutes: int = 30  # a signed-in session ends after this long without a request

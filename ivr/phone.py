@@ -109,6 +109,13 @@ def dial_number(configured: str) -> str:
     return text
 
 
+UK_MOBILE = re.compile(r"\+447[1-57-9][0-9]{8}")  # 07 mobiles; not 070 personal or 076 pagers
+
+
+def is_uk_mobile(e164: str) -> bool:
+    return bool(UK_MOBILE.fullmatch(e164 or ""))
+
+
 def national(e164: str) -> str:
     """+447700900123 -> 07700900123."""
     return "0" + e164[3:] if e164.startswith("+44") else e164

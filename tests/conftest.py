@@ -271,7 +271,7 @@ def signed_in(app):
 
 
 # --- callback requests made by simulated calls (intake tests) -----------------------------------
-SCREENED_URGENT_KEYS = ["2", "3", "4", "1", "3", "3", "1", "1", "1", "1", "1", "1"]
+SCREENED_URGENT_KEYS = ["2", "3", "4", "1", "1", "3", "3", "1", "1", "1", "1", "1", "1"]
 
 
 @pytest.fixture
@@ -279,8 +279,8 @@ def request_callback(phone, store):
     """request_callback(from_number=..., keys=None) -> reference: a caller asks for a callback.
 
     Default keys: main menu 3, use caller ID, voicemail OK, any time. SCREENED_URGENT_KEYS
-    answers the screening (PHQ-2 2+3, risk yes, grief, episodes, sessions yes) then asks for a
-    callback in the morning."""
+    answers the screening (PHQ-2 2+3, risk yes, go on after hearing the team will call, carry
+    on, grief, episodes, sessions yes) then asks for a callback in the morning."""
 
     def make(from_number: str = "+447700900123", keys: list[str] | None = None) -> str:
         call = phone(from_number=from_number)

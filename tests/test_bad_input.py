@@ -157,7 +157,7 @@ def test_an_offline_step_with_a_forged_state_starts_afresh(client, redis_client)
     started(client)
     query = {"s": "1", "n": "main_menu", "d": "gAAAAforged", "offline": "1"}
     root = assert_twiml(post(client, "/voice/step", query, {"CallSid": SIDS[0], "Digits": "1"}))
-    assert "I P T is a talking therapy" in ET.tostring(root, encoding="unicode")
+    assert "I P T is a type of therapy" in ET.tostring(root, encoding="unicode")
 
 
 # --- keyed-in numbers -----------------------------------------------------------------------

@@ -41,15 +41,15 @@ def test_every_ending_has_its_own_label_in_the_call_logs(app, open_hours, redis_
     assert "could not take a number" in refused.heard()
     calls["number_refused"] = refused.hang_up()
     quiet = phone(from_number="+447700900104")
-    for _ in range(3):
+    for _ in range(4):  # asked again, offered a callback, asked again, then the goodbye
         quiet.silence()
     calls["silence_timeout"] = quiet.hang_up()
     keys = phone(from_number="+447700900105")
-    for _ in range(5):
+    for _ in range(4):  # two wrong at the menu, two at the callback offer
         keys.press("7")
     calls["invalid_keys"] = keys.hang_up()
     crisis = phone(from_number="+447700900106")
-    for key_pressed in ("2", "4", "4", "1", "1"):  # risk: yes; then "put me through"
+    for key_pressed in ("2", "4", "4", "1", "1", "1"):  # risk: yes; go on; "put me through"
         crisis.press(key_pressed)
     assert crisis.dialled
     calls["crisis_put_through"] = crisis.hang_up()
@@ -87,9 +87,9 @@ def test_every_ending_has_its_own_label_in_the_call_logs(app, open_hours, redis_
 def labelled_app(open_hours, redis_client, tmp_path):
     """The line with two steps given labels (as the flow file's `label:` does)."""
     text = FLOW.read_text()
-    text = text.replace("  main_menu:\n", "  main_menu:\n    label: Main menu (four choices)\n", 1)
+    text = text.replace("    label: Main menu\n", "    label: Main menu (four choices)\n", 1)
     text = text.replace(
-        "  info_difficulties:\n", "  info_difficulties:\n    label: IPT's four difficulties\n", 1
+        '    label: "About IPT: the difficulties"\n', "    label: IPT's four difficulties\n", 1
     )
     path = tmp_path / "labelled.yaml"
     path.write_text(text)
@@ -115,7 +115,7 @@ def test_steps_show_their_labels_and_the_dropoff_is_drawn_per_step(labelled_app,
     calls = html.unescape(client.get("/reports/calls").get_data(as_text=True))
     assert "Heard about IPT only, then hung up at IPT's four difficulties" in calls
     assert "main_menu" not in calls and "info_difficulties" not in calls
-    assert "Info what" in calls  # a step with no label: its name made readable
+    assert "About IPT: what it is" in calls  # every step has a label now (the flow check)
     page = client.get(f"/reports/calls/{listener.call_sid}").get_data(as_text=True)
     assert "IPT&#39;s four difficulties" in page and "info_difficulties" not in page
     exported = client.get("/reports/calls.csv").get_data(as_text=True)

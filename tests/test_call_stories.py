@@ -30,16 +30,16 @@ def test_information_path_heard_in_full_by_just_listening(phone, store):
     call.heard()
     call.press("1")
     text = call.heard()
-    assert "talking therapy for depression and low mood" in text
+    assert "aims to help manage symptoms of depression and low mood" in text
     # A listener who presses nothing hears each chunk in turn.
     for _ in range(5):
         call.silence()
         text += " " + call.heard()
     for fact in (
         "Arguments or disagreements",
-        "big change in your life",
-        "Grief",
-        "start relationships",
+        "having a baby, or losing a job",
+        "bereavement",
+        "starting or holding on to relationships",
         "episodes",
         "face to face",
         "about eight sessions",
@@ -69,9 +69,9 @@ def test_information_chunks_can_be_skipped_repeated_and_left(phone):
     call.press("*")
     assert call.heard() == first  # star repeats the chunk
     call.press("1")
-    assert "four kinds of difficulty" in call.heard()  # 1 skips on
+    assert "These difficulties can include" in call.heard()  # 1 skips on
     call.press("0")
-    assert "To hear about Interpersonal Psychotherapy" in call.heard()  # 0 leaves to the menu
+    assert "To hear about I P T, say information, or press 1" in call.heard()  # 0: the menu
 
 
 def test_screening_with_phq2_of_three_or_more_queues_a_callback(phone, store, redis_client):
@@ -90,7 +90,7 @@ def test_screening_with_phq2_of_three_or_more_queues_a_callback(phone, store, re
     call.press("1")  # sessions possible
     assert "do not decide whether you can have I P T" in call.heard()
     call.press("1")  # callback
-    assert "ends in 0, 4, 5, 6" in call.heard()
+    assert "ending in 0, 4, 5, 6" in call.heard()
     call.press("1")  # this number
     call.press("2")  # no voicemail
     call.press("1")  # mornings
@@ -113,9 +113,11 @@ def test_screening_with_phq2_of_three_or_more_queues_a_callback(phone, store, re
     assert callback["voicemail_ok"] is False
     assert callback["preferred_time"] == "morning"
     assert callback["status"] == "queued"
-    # Star repeats the reference; silence then ends the call politely.
+    # Star repeats the reference; silence offers the extras, then ends the call politely.
     call.press("*")
     assert ", ".join(ref[:3]) in call.heard()
+    call.silence()
+    assert "If you need an interpreter" in call.heard()
     call.silence()
     assert "Goodbye" in call.heard()
     assert call.ended
@@ -136,10 +138,12 @@ def test_risk_yes_gets_crisis_guidance_dial_and_an_urgent_callback(phone, store,
     support = call.heard()
     assert "You do not have to manage this alone" in support
     assert "call 9 9 9" in support and "1 1 6, 1 2 3" in support and "NHS 1 1 1" in support
-    assert "put through to Samaritans" in support
+    assert "Our team will call you on the number ending 0, 2, 2, 2" in support
+    call.press("1")  # go on
+    assert "put through to Samaritans" in call.heard()
     call.press("1")  # put me through
     assert call.dialled == ["+44116123"]
-    assert "If you were not put through" in call.heard()
+    assert "You are back with the" in call.heard()
     call.press("1")  # then a callback
     call.press("1")
     call.press("1")
@@ -157,6 +161,7 @@ def test_rather_not_say_to_risk_is_treated_the_safer_way(phone, store):
     for keys in ("2", "1", "1", "3"):
         call.press(keys)
     assert "Samaritans are free" in call.heard()
+    call.press("1")  # go on (not "no" to the team's call)
     call.press("2")  # ask for a callback soon
     for keys in ("1", "1", "3"):
         call.press(keys)
@@ -202,11 +207,13 @@ def test_three_bad_numbers_end_the_call_with_where_to_get_help(phone, store):
     assert store.list_callbacks(None, None, 10)[0] == []
 
 
-def test_silence_everywhere_is_reprompted_twice_then_ends_politely(phone, store):
+def test_silence_is_reprompted_then_offered_a_callback_then_ends_politely(phone, store):
     call = phone()
     call.heard()
     call.silence()
     assert call.heard().startswith("Sorry, we did not hear a key.")
+    call.silence()
+    assert "Would you like our team to call you back" in call.heard()
     call.silence()
     assert "did not hear a key" in call.heard()
     call.silence()
@@ -217,41 +224,51 @@ def test_silence_everywhere_is_reprompted_twice_then_ends_politely(phone, store)
     assert store.call_log(call.call_sid)["outcome"] == "silence_timeout"
 
 
-def test_silence_at_every_prompt_ends_the_call(app, phone):
+def test_silence_at_every_prompt_ends_the_call(app, phone, store):
     """Walk to every waiting prompt in the flow and stay silent: every call must end."""
     flow = app.extensions["ivr.flow"]
+    mobile, hidden = "+447700900123", "anonymous"
     routes = {
-        "main_menu": [],
-        "info_what": ["1"],
-        "info_difficulties": ["1", "1"],
-        "info_who": ["1", "1", "1"],
-        "info_involves": ["1", "1", "1", "1"],
-        "info_asks": ["1", "1", "1", "1", "1"],
-        "info_referral": ["1", "1", "1", "1", "1", "1"],
-        "phq_interest": ["2"],
-        "phq_down": ["2", "1"],
-        "risk_question": ["2", "1", "1"],
-        "risk_support": ["2", "1", "1", "1"],
-        "risk_support_unsure": ["2", "1", "1", "3"],
-        "after_crisis_dial": ["2", "1", "1", "1", "1"],
-        "difficulty": ["2", "1", "1", "2"],
-        "mood_pattern": ["2", "1", "1", "2", "1"],
-        "sessions_possible": ["2", "1", "1", "2", "1", "1"],
-        "screen_done": ["2", "1", "1", "2", "1", "1", "1"],
-        "confirm_caller_id": ["3"],
-        "enter_number": ["3", "2"],
-        "confirm_keyed_number": ["3", "2", "07700900123#"],
-        "voicemail_consent": ["3", "1"],
-        "preferred_time": ["3", "1", "1"],
-        "callback_confirmed": ["3", "1", "1", "1"],
-        "callback_confirmed_urgent": ["2", "1", "1", "1", "2", "1", "1", "1"],
+        "main_menu": (mobile, []),
+        "info_what": (mobile, ["1"]),
+        "info_difficulties": (mobile, ["1", "1"]),
+        "info_who": (mobile, ["1", "1", "1"]),
+        "info_involves": (mobile, ["1", "1", "1", "1"]),
+        "info_asks": (mobile, ["1", "1", "1", "1", "1"]),
+        "info_referral": (mobile, ["1", "1", "1", "1", "1", "1"]),
+        "phq_interest": (mobile, ["2"]),
+        "phq_down": (mobile, ["2", "1"]),
+        "risk_question": (mobile, ["2", "1", "1"]),
+        "risk_call_notice": (mobile, ["2", "1", "1", "1"]),
+        "risk_options": (mobile, ["2", "1", "1", "1", "1"]),
+        "after_crisis_offer": (mobile, ["2", "1", "1", "1", "1", "1"]),
+        "risk_number": (hidden, ["2", "1", "1", "1"]),
+        "risk_number_confirm": (hidden, ["2", "1", "1", "1", "07700900123#"]),
+        "difficulty": (mobile, ["2", "1", "1", "2"]),
+        "mood_pattern": (mobile, ["2", "1", "1", "2", "1"]),
+        "sessions_possible": (mobile, ["2", "1", "1", "2", "1", "1"]),
+        "screen_done": (mobile, ["2", "1", "1", "2", "1", "1", "1"]),
+        "confirm_caller_id": (mobile, ["3"]),
+        "enter_number": (mobile, ["3", "2"]),
+        "confirm_keyed_number": (mobile, ["3", "2", "07700900123#"]),
+        "voicemail_consent": (mobile, ["3", "1"]),
+        "preferred_time": (mobile, ["3", "1", "1"]),
+        "callback_confirmed": (mobile, ["3", "1", "1", "1"]),
+        "callback_confirmed_urgent": (mobile, ["2", "1", "1", "1", "1", "2", "1", "1", "1"]),
+        "callback_extras": (mobile, ["3", "1", "1", "1", ""]),
+        "interpreter_language": (mobile, ["3", "1", "1", "1", "", "1"]),
+        "text_consent": (mobile, ["3", "1", "1", "1", "", "2"]),
+        "offer_callback": (mobile, ["7", "7"]),
+        "offer_callback_keyed": (hidden, ["7", "7"]),
     }
-    waiting = {n for n, node in flow.nodes.items() if node["type"] in ("menu", "number_entry")}
+    kinds = ("menu", "number_entry", "words_entry")
+    waiting = {n for n, node in flow.nodes.items() if node["type"] in kinds}
     assert waiting == set(routes), "every waiting prompt is covered by this test"
-    for node, keys in routes.items():
-        call = phone()
+    for node, (caller, keys) in routes.items():
+        call = phone(from_number=caller)
         for k in keys:
-            call.press(k)
+            call.press(k) if k else call.silence()
+        assert store.call_log(call.call_sid)["last_node"] == node
         for _ in range(20):
             if call.ended:
                 break
@@ -266,15 +283,16 @@ def test_wrong_keys_everywhere_say_so_and_repeat(phone):
     call.press("7")
     again = call.heard()
     assert again.startswith("Sorry, that key is not one of the options.")
-    assert "To hear about Interpersonal Psychotherapy" in again
+    assert "To hear about I P T, say information, or press 1" in again
     call.press("2")
     call.heard()
     call.press("8")  # not a PHQ answer
     assert "not one of the options" in call.heard()
-    call.press("5")
+    call.press("5")  # a second wrong key in a row: offered a person, not an ending
+    assert "Would you like our team to call you back" in call.heard()
     call.press("6")
-    call.press("7")
-    call.press("8")  # five wrong keys in a row: the call ends with where to get help
+    assert "not one of the options" in call.heard()
+    call.press("7")  # and after two more at the offer: the call ends with where to get help
     assert call.ended
     assert "1 1 6, 1 2 3" in call.heard()
     assert "9 9 9" in menu
@@ -372,7 +390,8 @@ def test_out_of_hours_callers_hear_when_callbacks_happen(settings, redis_client)
     assert "We will start returning calls on Tuesday, from 9 am." in text
     for keys in ("3", "1", "1", "3"):
         call.press(keys)
-    assert "Our team will call you after we open, on Tuesday, from 9 am." in call.heard()
+    promise = "Our team will call you within 2 working days of when we open, on Tuesday at 9 am."
+    assert promise in call.heard()
     assert only_callback(app.extensions["ivr.store"])["out_of_hours"] is True
 
 
@@ -412,7 +431,7 @@ def test_a_risk_answer_after_the_callback_makes_it_urgent(phone, store, redis_cl
     assert redis_client.zcard(key("callbacks_by_created")) == 2
 
 
-def test_a_caller_who_leaves_mid_callback_is_not_counted_as_information_only(phone, store):
+def test_a_caller_who_leaves_after_confirming_their_number_still_has_a_request(phone, store):
     call = phone()
     call.press("1")  # some information
     call.press("0")
@@ -420,7 +439,9 @@ def test_a_caller_who_leaves_mid_callback_is_not_counted_as_information_only(pho
     call.press("1")
     call.hang_up()
     log = store.call_log(call.call_sid)
-    assert log["outcome"] == "hung_up" and log["last_node"] == "voicemail_consent"
+    assert log["outcome"] == "callback_requested" and log["last_node"] == "voicemail_consent"
+    request = only_callback(store)
+    assert request["caller_finished"] is False and request["phone"] == "+447700900123"
 
 
 def test_star_repeats_the_number_prompt_without_using_up_an_attempt(phone, store):

@@ -47,7 +47,7 @@ def test_a_key_that_leads_nowhere_is_rejected(raw_flow):
 
 
 def test_an_unreachable_node_is_rejected(raw_flow):
-    raw_flow["nodes"]["orphan"] = {"type": "hangup", "say": ["Bye."]}
+    raw_flow["nodes"]["orphan"] = {"type": "hangup", "label": "Orphan", "say": ["Bye."]}
     assert "node `orphan` can never be reached from `welcome`" in problems_of(raw_flow)
 
 

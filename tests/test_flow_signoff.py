@@ -123,21 +123,25 @@ settings: {silence_end: bye, invalid_end: bye}
 global_keys: {"*": repeat, "0": menu, "9": ask}
 phrases: {fallback: ["Sorry."], invalid_key: "Wrong key.", silence: "Nothing heard."}
 nodes:
-  hello: {type: message, section: safety, say: ["Hello and welcome to the test line."], next: menu}
+  hello:
+    {type: message, label: Hello, section: safety, say: ["Hello and welcome to the test line."],
+     next: menu}
   menu:
     type: menu
+    label: Menu
     section: menu
     say: ["For a callback, press 1.", {pause: 2}, "To hear this again, press star."]
     options: {"1": {next: ask}}
-  ask: {type: branch, section: callback, if: caller_id_usable, then: when, else: when}
+  ask: {type: branch, label: Ask, section: callback, if: caller_id_usable, then: when, else: when}
   when:
     type: menu
+    label: When
     section: callback
     say: ["Morning, press 1."]
     options: {"1": {next: book, record: {preferred_time: morning}}}
-  book: {type: action, do: create_callback, next: done}
-  done: {type: hangup, say: ["Booked. Goodbye."]}
-  bye: {type: hangup, say: ["Goodbye."]}
+  book: {type: action, label: Book, do: create_callback, next: done}
+  done: {type: hangup, label: Done, say: ["Booked. Goodbye."]}
+  bye: {type: hangup, label: Bye, say: ["Goodbye."]}
 """
 
 

@@ -117,7 +117,7 @@ def test_a_call_that_starts_during_an_outage_still_works(
     call = dial(app, from_number="+447700900555")
     assert "If you are at risk now, call 9 9 9" in call.heard()
     call.press("1")
-    assert "I P T is a talking therapy" in call.heard()
+    assert "I P T is a type of therapy" in call.heard()
     call.press("0").press("3").press("1").press("2").press("1")
     heard = call.heard()
     ref = _ref(heard)
@@ -160,7 +160,7 @@ def test_urgent_request_during_an_outage_goes_to_the_top(
     outage.stop()
     call.press("1")  # thoughts of self-harm: yes
     assert "You do not have to manage this alone" in call.heard()
-    call.press("2").press("1").press("1").press("3")
+    call.press("1").press("2").press("1").press("1").press("3")  # go on, callback
     ref = _ref(call.heard())
     outage.start()
     wait_for(lambda: redis_client.exists("ivr:callback:" + ref))
@@ -248,7 +248,7 @@ def test_fallback_url_answers_with_redis_stopped(client, outage):
 
 SCRIPTS = {
     "caller_id": ("+447700900301", ["3", "1", "1", "3"]),
-    "risk": ("+447700900302", ["2", "4", "4", "1", "2", "1", "1", "3"]),
+    "risk": ("+447700900302", ["2", "4", "4", "1", "1", "2", "1", "1", "3"]),
     "keyed": ("anonymous", ["3", "07700900303#", "1", "2", "2"]),
     "info_only": ("+447700900304", ["1", "1", "0", "4"]),
     "twice": ("+447700900305", ["3", "1", "1", "3", "9", "1", "2", "1"]),
@@ -315,7 +315,7 @@ def test_a_step_without_its_sealed_state_restarts_a_half_made_request(client, ou
 
     outage.stop()
     assert "We can call you back on the number you are calling from" in step("preferred_time", "1")
-    assert "you meet a specially trained therapist" in step("info_who", "1")
+    assert "You meet a specially trained therapist" in step("info_who", "1")
 
 
 def test_journal_deliver_command(cli_env, make_app, fast_delivery, redis_client, outage):
@@ -386,7 +386,8 @@ def test_a_caller_at_risk_is_put_through_while_redis_is_down(
     outage.stop()
     call.press("1")  # yes to the risk question, answered without Redis
     assert "You do not have to manage this alone" in call.heard()
+    call.press("1")  # go on
     call.press("1")  # put me through
     assert call.dial_errors == []
     assert call.dialled == ["+44116123"]
-    assert "If you were not put through" in call.heard()
+    assert "You are back with the" in call.heard()

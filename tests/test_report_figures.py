@@ -30,9 +30,9 @@ def place_six_calls(phone) -> dict:
     for keys in ("2", "4", "3", "2", "1", "1", "1", "1", "1", "1", "3"):
         call.press(keys)
     calls["screened"] = call.hang_up()
-    # 3. PHQ-2 0, says yes to the risk question, asks for a callback from the support prompt.
+    # 3. PHQ-2 0, says yes to the risk question, goes on, asks for a callback from the options.
     call = phone(from_number=NUMBERS[2])
-    for keys in ("2", "1", "1", "1", "2", "1", "1", "3"):
+    for keys in ("2", "1", "1", "1", "1", "2", "1", "1", "3"):
         call.press(keys)
     calls["at_risk"] = call.hang_up()
     # 4. Straight to a callback.
@@ -43,7 +43,8 @@ def place_six_calls(phone) -> dict:
     # 5. Hangs up at the main menu. 6. Says nothing until the line ends the call.
     calls["early"] = phone(from_number=NUMBERS[4]).hang_up()
     call = phone(from_number=NUMBERS[0])
-    call.silence().silence().silence()
+    call.silence().silence()  # asked again, then offered a callback
+    call.silence().silence()  # the offer asked again, then the polite goodbye
     assert call.ended
     calls["quiet"] = call
     return calls
@@ -79,7 +80,7 @@ def test_six_known_calls_give_hand_counted_figures(app, phone, redis_client):
     assert c["reached:main_menu"] == 6
     assert totals.intake["requested"] == 3
     # What a manager reads in the tables.
-    assert ["What IPT is", 1, "16.7%"] in tables["ipt_explanation"].rows
+    assert ["About IPT: what it is", 1, "16.7%"] in tables["ipt_explanation"].rows
     assert ["PHQ-2 total 3 or more", 1, "50.0%"] in tables["screening"].rows
     assert ["abandoned (of the above)", 2, "33.3%"] in tables["outcomes"].rows
     assert ["Main menu", 6, 1, "16.7%"] in tables["dropoff"].rows

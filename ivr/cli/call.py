@@ -21,12 +21,13 @@ from ivr.cli.common import settings as current_settings
 @click.option(
     "--keys",
     default=None,
-    help="Press these keys instead of asking, comma-separated ('' = silence).",
+    help="Press these keys (or say these words) instead of asking, comma-separated ('' = silence).",
 )
 def call(url: str | None, from_number: str, keys: str | None) -> None:
-    """Place a simulated call: prints what the caller hears and reads keys from the keyboard.
+    """Place a simulated call: prints what the caller hears and reads keys or words.
 
-    At each prompt type keys and press Enter; Enter alone is silence; 'h' hangs up.
+    At each prompt type keys (1, 07700900123#) or words (yes, call me back) and press Enter;
+    Enter alone is silence; 'h' hangs up. Words are sent as Twilio sends speech (SpeechResult).
     """
     from ivr.twilio_sim.phone import HttpTransport, SimulatedCall, TwimlError
 
@@ -53,12 +54,14 @@ def call(url: str | None, from_number: str, keys: str | None) -> None:
                 click.echo(f"[keys: {entry or 'silence'}]")
             else:
                 entry = click.prompt(
-                    "keys (Enter = silence, h = hang up)", default="", show_default=False
+                    "keys or words (Enter = silence, h = hang up)", default="", show_default=False
                 ).strip()
             if entry.lower() == "h":
                 sim.hang_up()
-            elif entry:
+            elif entry and set(entry) <= set("0123456789*#"):
                 sim.press(entry)
+            elif entry:
+                sim.speak(entry)
             else:
                 sim.silence()
     except (TwimlError, OSError) as exc:

@@ -16,16 +16,51 @@ def flows() -> None:
 
 @flows.command("check")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
-def flows_check(path: str | None) -> None:
-    """Check a flow file (default: the configured one) and explain every problem found."""
-    from ivr.line.flow import FlowError, load_flow
+@click.option(
+    "--max-seconds",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Refuse a prompt longer than this (default: the file's max_prompt_seconds, 20).",
+)
+def flows_check(path: str | None, max_seconds: float | None) -> None:
+    """Check a flow file (default: the configured one) and explain every problem found.
 
-    path = path or settings().flow_file
+    Prints each prompt's spoken seconds, the time to the callback offer and to a booked
+    callback (in and out of hours), and the caller ID rule for put-throughs.
+    """
+    import yaml
+
+    from ivr.line import timing
+    from ivr.line.flow import FlowError, parse_flow
+    from ivr.line.twiml import caller_id_rule
+
+    current = settings()
+    path = path or current.flow_file
     try:
-        flow = load_flow(path)
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
+        if max_seconds is not None and isinstance(raw, dict):
+            raw["settings"] = {**(raw.get("settings") or {}), "max_prompt_seconds": max_seconds}
+        flow = parse_flow(raw, source=path)
+    except (OSError, yaml.YAMLError) as exc:
+        click.echo(f"{path}: cannot read the file: {exc}", err=True)
+        sys.exit(1)
     except FlowError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    wpm = int(flow.settings["words_per_minute"])
+    click.echo(f"Spoken seconds per prompt at {wpm} words a minute:")
+    for node_id in flow.node_order:
+        node = flow.nodes[node_id]
+        if node.get("say"):
+            click.echo(f"  {timing.prompt_seconds(node, wpm):5.1f} s  {node_id}")
+    for label, closed in (("in hours", False), ("out of hours", True)):
+        route = timing.route_seconds(flow, ["9", "1", "1", "1"], out_of_hours=closed)
+        click.echo(
+            f"A caller who presses each key as soon as it is offered, {label}: callback offered"
+            f" at {route['offered']} s, booked at {route['booked']} s."
+        )
+    click.echo(caller_id_rule(current))
     click.echo(f"{path}: OK ({len(flow.nodes)} nodes, every path ends, silence always ends).")
 
 

@@ -12,29 +12,24 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import phone
 from ivr.config import Settings
-from ivr.line import twiml
+from ivr.line import speech, twiml
+from ivr.line.answers import Answers
 from ivr.line.flow import Flow
 from ivr.line.hours import Hours
+from ivr.line.requests import Requests
 from ivr.line.twiml import step_url
-from ivr.line.words import Words, phq2_total
-
-SCREENING_FIELDS = (
-    "phq2_interest",
-    "phq2_down",
-    "risk",
-    "difficulty",
-    "mood_pattern",
-    "sessions_possible",
-)
+from ivr.line.words import Words
 
 
 @dataclass
 class Turn:
     """What arrived from Twilio for this step."""
 
-    kind: str  # "digits" | "silence" | "dial_done"
+    kind: str  # "digits" | "speech" | "silence" | "dial_done"
     digits: str = ""
     dial_status: str = ""
+    speech: str = ""  # Twilio's SpeechResult
+    confidence: float = 1.0  # Twilio's Confidence (0 to 1)
 
 
 @dataclass
@@ -46,16 +41,28 @@ class Outcome:
     log: dict = field(default_factory=dict)
     callback: dict | None = None
     ended: bool = False
+    withdraw: str | None = None  # a callback request the caller refused: removed in the same save
+    text: dict | None = None  # {"to", "body"}: the reference by text, sent after the save
+
+
+# (CallSid, caller's number, moment) -> True when this number has had its callbacks for today.
+LimitCheck = Callable[[str, str, datetime], bool]
 
 
 class Engine:
     def __init__(
-        self, flow: Flow, settings: Settings, hours: Hours, allocate_reference: Callable[[str], str]
+        self,
+        flow: Flow,
+        settings: Settings,
+        hours: Hours,
+        allocate_reference: Callable[[str], str],
+        callback_limit: LimitCheck | None = None,
     ):
         self.flow = flow
         self.settings = settings
         self.hours = hours
         self.allocate_reference = allocate_reference
+        self.callback_limit = callback_limit
 
     # --- entry points -----------------------------------------------------------------------
     @staticmethod
@@ -68,8 +75,7 @@ class Engine:
             "called_number": to_field if phone.E164.fullmatch(to_field or "") else "",
             "withheld": caller is None,
             "answers": {},
-            "silences": 0,
-            "invalids": 0,
+            "failures": 0,
             "number_attempts": 0,
             "heard": [],
             "started_at": moment.timestamp(),
@@ -101,10 +107,13 @@ class Engine:
             return run.enter(self.flow.main_menu)
         kind = node["type"]
         if turn.kind == "dial_done" and kind == "dial":
-            run.event("dial_ended", node=node_id, status=turn.dial_status[:20])
-            return run.enter(node["next"])
+            status = turn.dial_status[:20]
+            run.event("dial_ended", node=node_id, status=status)
+            return run.enter((node.get("outcomes") or {}).get(status) or node["next"])
         if kind == "number_entry":
             return run.number_entered(node_id, node, turn)
+        if kind == "words_entry":
+            return run.words_entered(node_id, node, turn)
         if kind == "menu":
             return run.menu_answered(node_id, node, turn)
         # An input for a node that takes none (out of order): say it again.
@@ -119,7 +128,7 @@ class Engine:
         return run.enter(node_id)
 
 
-class _Run:
+class _Run(Answers, Requests):
     """One pass through the flow for one webhook: collects TwiML, events and writes."""
 
     def __init__(
@@ -131,7 +140,11 @@ class _Run:
         self.events: list[dict] = []
         self.log: dict = {}
         self.callback: dict | None = None
-        self.preface: list[str] = []
+        self.withdraw: str | None = None
+        self.text: dict | None = None
+        self.made_here = False  # this pass made the call's callback request (not an update)
+        # What the caller will hear before the prompt that waits: filled sentences and pauses.
+        self.preface: list = []
 
     # --- recording -----------------------------------------------------------------------
     def event(self, kind: str, **details) -> None:
@@ -141,18 +154,37 @@ class _Run:
             )
 
     # --- speaking ------------------------------------------------------------------------
-    def _say(self, target, text: str) -> None:
-        target.say(text, voice=self.engine.settings.voice, language=self.engine.settings.language)
+    def _say(self, target, text: str | None):
+        return target.say(
+            text, voice=self.engine.settings.voice, language=self.engine.settings.language
+        )
 
-    def _speak(self, target, items: list) -> None:
-        for text in self.preface:
-            self._say(target, text)
-        self.preface = []
-        for item in items or []:
-            if isinstance(item, dict) and "pause" in item:
-                target.pause(length=int(item["pause"]))
+    def _speak(self, target) -> None:
+        """Say everything queued. A pause is an SSML <break> inside the next <Say>: Twilio lets
+        only <Say> and <Play> sit inside a <Gather> (error 13320), and a break keeps the words
+        interruptible by a key."""
+        pause, last = 0, None
+        for item in self.preface:
+            if isinstance(item, dict):
+                pause += int(item.get("pause", 0))
+                continue
+            if pause:
+                last = self._say(target, None)
+                last.break_(time=f"{pause}s")
+                last.append(item)
+                pause = 0
             else:
-                self._say(target, self.fill(str(item)))
+                last = self._say(target, item)
+        if pause and last is not None:
+            last.break_(time=f"{pause}s")
+        elif pause and isinstance(target, VoiceResponse):
+            target.pause(length=pause)
+        self.preface = []
+
+    def _queue(self, items: list | None) -> None:
+        for item in items or []:
+            is_pause = isinstance(item, dict) and "pause" in item
+            self.preface.append(item if is_pause else self.fill(str(item)))
 
     def fill(self, text: str) -> str:
         return text.format_map(Words(self))
@@ -172,7 +204,9 @@ class _Run:
             if node.get("topic") and node["topic"] not in self.data["heard"]:
                 self.data["heard"].append(node["topic"])
             if kind == "message":
-                self._speak(self.response, node.get("say"))
+                # Queued, not said: it plays inside the next prompt's <Gather>, so a caller
+                # can press 9 (or say "call me back") while the welcome is still playing.
+                self._queue(node.get("say"))
                 node_id = node["next"]
             elif kind == "branch":
                 node_id = node["then"] if self.condition(node["if"]) else node["else"]
@@ -186,22 +220,29 @@ class _Run:
     def _wait_at(self, node_id: str, node: dict) -> Outcome:
         kind, settings, response = node["type"], self.flow.settings, self.response
         ended = False
-        if kind in ("menu", "number_entry"):
-            # A menu takes one key (# and * included); a number is keyed up to the hash key.
-            one_key = kind == "menu"
-            gather = twiml.gather(node_id, self.step, one_key, settings)
-            self._speak(gather, node.get("say"))
+        self._queue(node.get("say"))
+        if kind in ("menu", "number_entry", "words_entry"):
+            # A menu takes one key (# and * included) or words; a number is keyed up to hash.
+            one_key = kind != "number_entry"
+            hints = {
+                "menu": speech.hints(node, self.flow.global_words),
+                "number_entry": twiml.DIGITS_HINT,
+            }.get(kind, "")
+            gather = twiml.gather(
+                node_id, self.step, one_key, settings, hints, self.engine.settings
+            )
+            self._speak(gather)
             response.append(gather)
             # Reached only when the caller pressed nothing: Twilio falls through the Gather.
             response.redirect(step_url(self.step, node_id, silence="1"), method="POST")
         elif kind == "dial":
-            self._speak(response, node.get("say"))
+            self._speak(response)
             number = getattr(self.engine.settings, node["number"])
-            caller_id = self.data.get("called_number") or self.engine.settings.service_number
+            caller_id = twiml.put_through_caller_id(self.data, self.engine.settings)
             dial = twiml.dial(response, node_id, self.step, caller_id)
             dial.number(number)
         elif kind == "hangup":
-            self._speak(response, node.get("say"))
+            self._speak(response)
             response.hangup()
             ended = True
             self.event("ended", node=node_id)
@@ -215,147 +256,29 @@ class _Run:
             log=self.log,
             callback=self.callback,
             ended=ended,
+            withdraw=self.withdraw,
+            text=self.text,
         )
 
     def condition(self, name: str) -> bool:
+        data = self.data
         if name == "out_of_hours":
             return not self.engine.hours.is_open(self.moment)
         if name == "caller_id_usable":
-            return bool(self.data.get("caller_number"))
+            return bool(data.get("caller_number"))
         if name == "urgent":
-            return bool(self.data["answers"].get("urgent"))
+            return bool(data["answers"].get("urgent"))
+        if name == "has_callback":
+            return bool(data.get("callback_ref"))
+        if name == "can_text":  # only ever a UK mobile, and only the number we will call
+            return phone.is_uk_mobile(data.get("callback_number") or "")
+        if name == "callback_limit_reached":
+            # Against robot diallers only: a caller at risk is never turned away.
+            check, number = self.engine.callback_limit, data.get("caller_number")
+            if data["answers"].get("urgent") or data.get("test") or check is None or not number:
+                return False
+            return check(self.sid, number, self.moment)
         raise KeyError(name)
-
-    def act(self, name: str) -> None:
-        if name == "use_caller_id":
-            self.data["callback_number"] = self.data.get("caller_number")
-            self.data["number_source"] = "caller_id"
-        elif name == "use_keyed_number":
-            self.data["callback_number"] = self.data.get("pending_number")
-            self.data["number_source"] = "keyed"
-        elif name == "create_callback":
-            self._create_callback()
-        else:
-            raise KeyError(name)
-
-    def _create_callback(self) -> None:
-        if not self.data.get("callback_number"):
-            # Only reachable through a changed flow; never make a request nobody can return.
-            self.event("callback_skipped", reason="no_number")
-            return
-        is_update = bool(self.data.get("callback_ref"))
-        ref = self.data.get("callback_ref") or self.engine.allocate_reference(self.sid)
-        self.data["callback_ref"] = ref
-        answers = self.data["answers"]
-        screening = {k: answers[k] for k in SCREENING_FIELDS if k in answers}
-        self.callback = {
-            "id": ref,
-            "reference": ref,
-            "call_sid": self.sid,
-            "phone": self.data["callback_number"],
-            "number_source": self.data.get("number_source", ""),
-            "caller_id_withheld": self.data.get("withheld", False),
-            "voicemail_ok": bool(answers.get("voicemail_ok")),
-            "preferred_time": answers.get("preferred_time", "any"),
-            "urgent": bool(answers.get("urgent")),
-            "answers": screening,
-            "phq2_total": phq2_total(answers),
-            "heard": list(self.data["heard"]),
-            "out_of_hours": not self.engine.hours.is_open(self.moment),
-            "created_at": self.moment.timestamp(),
-            "status": "queued",
-            "is_update": is_update,
-        }
-        if self.data.get("test"):  # a test call from /try: shown in the queue only on request
-            self.callback["test"] = True
-        self.event("callback_requested", urgent=self.callback["urgent"], update=is_update)
-        self.log["callback_id"] = ref
-        self.log["urgent"] = self.callback["urgent"]
-
-    def menu_answered(self, node_id: str, node: dict, turn: Turn) -> Outcome:
-        if turn.kind == "silence" or not turn.digits:
-            return self._silence(node_id, node)
-        key = turn.digits[0]
-        options = {str(k): v for k, v in (node.get("options") or {}).items()}
-        self.data["silences"] = 0
-        if key in options:
-            option = options[key]
-            self.data["invalids"] = 0
-            self.event("key", node=node_id, key=key)
-            for name, value in (option.get("record") or {}).items():
-                self.data["answers"][name] = value
-            if option.get("do"):
-                self.act(option["do"])
-            if option.get("record") and self.data.get("callback_ref"):
-                # A caller who asked for a callback first and answered later (a risk answer
-                # above all) gets their request brought up to date, and urgent moves it up.
-                self._create_callback()
-            return self.enter(option["next"])
-        target = self.flow.global_keys.get(key)
-        if target:
-            self.data["invalids"] = 0
-            self.event("key", node=node_id, key=key)
-            return self.enter(node_id if target == "repeat" else target)
-        return self._invalid(node_id, key)
-
-    def number_entered(self, node_id: str, node: dict, turn: Turn) -> Outcome:
-        keyed = "".join(ch for ch in turn.digits if ch.isdigit())
-        if turn.kind == "silence" or not turn.digits:
-            return self._silence(node_id, node)
-        self.data["silences"] = 0
-        if set(turn.digits) == {"*"}:  # star repeats here too, and is not a failed attempt
-            self.event("key", node=node_id, key="*")
-            return self.enter(node_id)
-        target = self.flow.global_keys.get(turn.digits)
-        if target and target != "repeat":  # a lone 0 (main menu) is a key, never a number
-            self.data["number_attempts"] = 0
-            self.event("key", node=node_id, key=turn.digits)
-            return self.enter(target)
-        try:
-            number = phone.normalise_uk(keyed)
-        except phone.NumberProblem as problem:
-            self.data["number_attempts"] += 1
-            self.event("number_rejected", node=node_id, reason=problem.reason)
-            if self.data["number_attempts"] >= self.flow.settings["number_attempts"]:
-                self.data["number_attempts"] = 0
-                return self.enter(node["on_fail"])
-            phrases = self.flow.phrases
-            if keyed:
-                self.preface.append(
-                    phrases.get("number_readback", "You keyed in: {keyed}.").replace(
-                        "{keyed}", phone.spoken_digits(keyed[:16])
-                    )
-                )
-            self.preface.append(phrases.get("number_problems", {}).get(problem.reason, ""))
-            self.preface = [p for p in self.preface if p]
-            return self.enter(node_id)
-        self.data["number_attempts"] = 0
-        self.data["pending_number"] = number
-        self.event("number_keyed", node=node_id)  # never the digits: they are personal data
-        return self.enter(node["next"])
-
-    def _silence(self, node_id: str, node: dict) -> Outcome:
-        self.event("silence", node=node_id)
-        if node.get("on_silence"):
-            self.data["silences"] = 0
-            return self.enter(node["on_silence"])
-        self.data["silences"] += 1
-        if self.data["silences"] > self.flow.settings["silence_reprompts"]:
-            self.data["silences"] = 0
-            self.log["ended_reason"] = "silence"
-            return self.enter(self.flow.settings["silence_end"])
-        self.preface.append(self.flow.phrases["silence"])
-        return self.enter(node_id)
-
-    def _invalid(self, node_id: str, key: str) -> Outcome:
-        self.data["invalids"] += 1
-        self.event("invalid_key", node=node_id, key=key if key in "0123456789*#" else "?")
-        if self.data["invalids"] >= self.flow.settings["invalid_limit"]:
-            self.data["invalids"] = 0
-            self.log["ended_reason"] = "invalid_keys"
-            return self.enter(self.flow.settings["invalid_end"])
-        self.preface.append(self.flow.phrases["invalid_key"])
-        return self.enter(node_id)
 
 
 def utc_now() -> datetime:

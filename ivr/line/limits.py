@@ -7,7 +7,8 @@ together, since many genuine callers share "anonymous". Each tally is a sorted s
 so Twilio retrying a step counts once; each is read on the step's one read and joined atomically
 (see `Tallies`). Over the limit
 the caller hears the flow's polite message with the crisis numbers, and no request is queued.
-An urgent request (a risk answer of yes or rather not say) is never refused (ivr/line/voice.py).
+The daily limit is asked by the flow (`callback_limit_reached`) as the callback section starts,
+before any question; an urgent request (a risk answer of yes or rather not say) is never refused.
 """
 
 from __future__ import annotations
@@ -111,3 +112,12 @@ def refusal(engine: Engine, outcome: Outcome, phrase: str, moment: datetime) -> 
     log.update(ended_reason="rate_limited", ended_by_line_at=moment.timestamp())
     end = flow.settings["silence_end"]
     return Outcome(response=response, node=end, data=data, events=events, log=log, ended=True)
+
+
+def callback_checker(store: Store, limit: int):
+    """The engine's `callback_limit`: has this caller ID had its callbacks for today?"""
+
+    def over(sid: str, number: str, moment: datetime) -> bool:
+        return too_many_callbacks(store, number, sid, limit, moment)
+
+    return over

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import metrics
-from ivr.line import calls, degraded, limits
+from ivr.line import calls, degraded, limits, texts
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.signature import twilio_only
 from ivr.line.twiml import safe_message
@@ -75,13 +75,31 @@ def step():
     sid = _call_sid()
     if sid is None:
         return _twiml(fallback_twiml())
-    if request.args.get("dial"):
-        turn = Turn("dial_done", dial_status=request.form.get("DialCallStatus", ""))
-    elif request.args.get("silence") or "Digits" not in request.form:
-        turn = Turn("silence")
-    else:
-        turn = Turn("digits", digits=request.form.get("Digits", "")[:32])
-    return _answer(sid, turn)
+    return _answer(sid, _turn(request.form, request.args))
+
+
+def _turn(form, args) -> Turn:
+    """What the caller did, from Twilio's fields: keys (Digits), words (SpeechResult with its
+    Confidence), nothing, or the end of a put-through (DialCallStatus)."""
+    if args.get("dial"):
+        return Turn("dial_done", dial_status=form.get("DialCallStatus", ""))
+    if args.get("silence"):
+        return Turn("silence")
+    if form.get("Digits"):
+        return Turn("digits", digits=form["Digits"][:32])
+    said = form.get("SpeechResult", "").strip()[:200]
+    if said:
+        return Turn("speech", speech=said, confidence=_confidence(form.get("Confidence")))
+    return Turn("silence")
+
+
+def _confidence(raw: str | None) -> float:
+    """Twilio's 0-1 Confidence; a missing or junk one is not held against the caller."""
+    try:
+        value = float(raw) if raw not in (None, "") else 1.0
+    except ValueError:
+        return 1.0
+    return value if 0.0 <= value <= 1.0 else 1.0
 
 
 def _answer(sid: str, turn: Turn | None) -> Response:
@@ -186,7 +204,7 @@ def _save(
         exists=True,
     )
     replicated = store.save_turn(
-        state, after, outcome.events, outcome.log, outcome.callback, guards
+        state, after, outcome.events, outcome.log, outcome.callback, guards, outcome.withdraw
     )
     if outcome.callback and not outcome.callback.get("is_update"):
         metrics.record_callback(bool(outcome.callback.get("urgent")))
@@ -197,6 +215,8 @@ def _save(
         degraded.journal_callback(
             outcome, state.sid, request.form.get("From", ""), in_metrics=False
         )
+    if outcome.text:  # only once the step is saved, and never in the caller's way
+        texts.send_in_background(current_app.config["SETTINGS"], **outcome.text)
     return twiml
 
 

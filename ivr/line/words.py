@@ -5,6 +5,8 @@ The wording itself lives in call_flows/; this module only works out the values i
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ivr import phone
 
 
@@ -39,20 +41,26 @@ class Words(dict):
             return settings.crisis_dial_name
         if name == "next_opening":
             return hours.spoken_next_opening(run.moment)
-        if name == "callback_when":
-            phrases = run.flow.phrases
-            text = (
-                phrases.get("callback_when_open", "soon")
-                if hours.is_open(run.moment)
-                else phrases.get("callback_when_closed", "{next_opening}")
-            )
-            return text.format(
-                next_opening=hours.spoken_next_opening(run.moment),
-                target_working_days=self["target_working_days"],
-            )
+        if name in ("callback_when", "urgent_when"):
+            # The promise: the routine or the urgent target in hours, a true one out of hours.
+            kind = name.split("_")[0]
+            state = "open" if hours.is_open(run.moment) else "closed"
+            text = run.flow.phrases.get(f"{kind}_when_{state}", "{opening_at}")
+            return text.format_map(self)
+        if name == "opening_at":  # "today at 9 am", "on Monday at 9 am"
+            return spoken_opening_at(hours, run.moment)
         if name == "target_working_days":  # the intake team's target, as the queue holds it
             days = settings.callback_target_working_days
             return f"{days} working day{'' if days == 1 else 's'}"
+        if name == "urgent_target_hours":  # intake's urgent target (IVR_URGENT_TARGET_HOURS)
+            count = settings.urgent_target_hours
+            return f"{count} working hour{'' if count == 1 else 's'}"
+        if name == "language":
+            return data.get("interpreter_language") or ""
+        if name == "reference_digits":
+            return data.get("callback_ref") or ""
+        if name == "callback_last_digits":
+            return ", ".join(phone.last_digits(data.get("callback_number") or ""))
         if name == "caller_last_digits":
             return ", ".join(phone.last_digits(data.get("caller_number") or ""))
         if name == "keyed_number":
@@ -60,3 +68,19 @@ class Words(dict):
         if name == "reference":
             return spoken_reference(data.get("callback_ref") or "")
         return ""
+
+
+def spoken_opening_at(hours, moment) -> str:
+    """When the team next opens, said as a promise: "today at 9 am", "on Monday at 9 am"."""
+    local = moment.astimezone(hours.tz)
+    opening = hours.next_opening(moment)
+    hour = opening.hour % 12 or 12
+    clock = f"{hour}{'' if not opening.minute else f':{opening.minute:02d}'}"
+    clock += " am" if opening.hour < 12 else " pm"
+    if opening.date() == local.date():
+        return f"today at {clock}"
+    if opening.date() == local.date() + timedelta(days=1):
+        return f"tomorrow at {clock}"
+    if (opening.date() - local.date()).days < 7:
+        return f"on {opening:%A} at {clock}"
+    return f"on {opening:%A} the {opening.day} {opening:%B} at {clock}"

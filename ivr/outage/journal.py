@@ -119,11 +119,11 @@ class Journal:
             handle.close()
 
     def status(self) -> list[dict]:
-        """What is waiting, without personal data: one row per record."""
-        rows = []
+        """What is waiting, without personal data: one row per request (a request a call made
+        and then brought up to date is journalled once per step, and is still one request)."""
+        rows: dict = {}
         for path in self.files():
             for entry in self.entries(path):
-                rows.append(
-                    {"file": path.name, **{k: v for k, v in entry.items() if k != "sealed"}}
-                )
-        return rows
+                row = {"file": path.name, **{k: v for k, v in entry.items() if k != "sealed"}}
+                rows[(path.name, entry.get("ref") or len(rows))] = row
+        return list(rows.values())

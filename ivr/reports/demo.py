@@ -52,11 +52,17 @@ def choose(node: str, persona: str, rng: random.Random) -> Turn | None:
         return Turn("digits", rng.choice("12234444#"))
     if node == "risk_question":
         return Turn("digits", rng.choices("123", weights=[8, 85, 7])[0])
-    if node in ("risk_support", "risk_support_unsure"):
+    if node == "risk_call_notice":  # the team will call to check they are safe; a few say no
+        return Turn("digits", "1" if rng.random() < 0.85 else "2")
+    if node == "risk_number":
+        return Turn("digits", "0" + demo_number(rng)[3:] + "#") if rng.random() < 0.7 else None
+    if node in ("risk_number_confirm", "offer_callback", "offer_callback_keyed"):
+        return Turn("digits", "1")
+    if node == "risk_options":
         return Turn("digits", rng.choice("1223"))
     if node == "crisis_dial":
         return Turn("dial_done", dial_status=rng.choice(["completed", "completed", "no-answer"]))
-    if node == "after_crisis_dial":
+    if node == "after_crisis_offer":
         return Turn("digits", "1") if rng.random() < 0.6 else None
     if node in ("difficulty", "mood_pattern", "sessions_possible"):
         keys = {"difficulty": "1234#", "mood_pattern": "112#", "sessions_possible": "11123"}
@@ -85,7 +91,9 @@ def simulate_call(engine: Engine, store: Store, start: datetime, rng: random.Ran
     outcome = engine.start(sid, caller, moment)
     for _ in range(60):
         after = CallState(sid, state.step + 1, outcome.node, outcome.data, str(outcome.response))
-        store.save_turn(state, after, outcome.events, outcome.log, outcome.callback)
+        store.save_turn(
+            state, after, outcome.events, outcome.log, outcome.callback, withdraw=outcome.withdraw
+        )
         state = CallState(sid, after.step, after.node, after.data, after.twiml, exists=True)
         if outcome.ended:
             break

@@ -93,6 +93,17 @@ class CallbackRecords:
         else:
             pipe.zadd(key("callback_queue"), {ref: score}, nx=True)
 
+    def _withdraw_callback(self, pipe, ref: str, number: str | None) -> None:
+        """Remove a request its caller refused (the urgent safety call), number and all. The
+        refusal itself is kept only as a call event, without the number."""
+        pipe.delete(key("callback", id=ref))
+        pipe.zrem(key("callbacks_by_created"), ref)
+        pipe.zrem(key("callback_queue"), ref)
+        for status in ("queued", "claimed", "scheduled", "closed", "escalated"):
+            pipe.zrem(key("callbacks_by_status", status=status), ref)
+        if number and self.keys is not None:
+            pipe.hdel(key("subject_index", hash=self.keys.phone_hash(number)), "callback:" + ref)
+
     def _index_subject(self, pipe, number: str, member: str) -> None:
         """Remember, under a keyed hash of the number, a record held about that person."""
         if self.keys is None:
@@ -148,10 +159,18 @@ def _flat(value) -> str:
     return "" if value is None else str(value)
 
 
-CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours", "test"}
+CALLBACK_BOOLS = {
+    "urgent",
+    "voicemail_ok",
+    "caller_id_withheld",
+    "out_of_hours",
+    "caller_finished",
+    "test",
+}
 CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
 CALLBACK_JSON = {"answers", "heard"}
-ENCRYPTED_FIELDS = {"phone", "answers"}  # personal data: encrypted at rest
+# Personal data: encrypted at rest.
+ENCRYPTED_FIELDS = {"phone", "answers", "interpreter_language"}
 
 
 def decode_callback(raw: dict) -> dict:
@@ -168,4 +187,6 @@ def decode_callback(raw: dict) -> dict:
             out[name] = json.loads(value) if value else None
         else:
             out[name] = value
+    # Requests made before the line could make one mid-call were all finished by the caller.
+    out.setdefault("caller_finished", True)
     return out

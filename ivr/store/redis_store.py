@@ -195,6 +195,7 @@ class Store(CallbackRecords):
         log_fields: dict,
         callback: dict | None = None,
         guards: list[dict] | None = None,
+        withdraw: str | None = None,
     ) -> bool:
         """Write one step of a call atomically in one round trip, or raise StepConflict if it
         was already taken (OverLimit(sid, tally key) if a guard's tally refuses it; nothing is
@@ -202,9 +203,15 @@ class Store(CallbackRecords):
 
         Returns False only when a callback was written and the replicas it must reach (WAIT)
         did not confirm it in time: the caller must not rely on Redis alone for it.
+        `withdraw` names a callback request this call made and the caller then refused.
         """
         state_key = key("call_state", sid=before.sid)
         with self.redis.pipeline(transaction=False) as pipe:  # records commands, never sent
+            # A refused request is uncounted too, so live figures match a recount.
+            withdrawn_at = before.data.get("callback_made_at") if withdraw else None
+            if withdrawn_at and self.figures is not None:
+                day = self.figures.day(float(withdrawn_at))
+                pipe.hincrby(key("fig_intake", day=day), "requested", -1)
             if self.figures is not None:  # first: it records its marks in the state's data
                 self.figures.count_turn(pipe, after.data, events)
             pipe.hset(
@@ -221,6 +228,8 @@ class Store(CallbackRecords):
             if not before.exists and after.data.get("caller_number"):
                 self._index_subject(pipe, after.data["caller_number"], "call:" + before.sid)
             self._log_call(pipe, before.sid, events, log_fields)
+            if withdraw:
+                self._withdraw_callback(pipe, withdraw, after.data.get("caller_number"))
             if callback:
                 if not callback.get("is_update"):  # which request this call made (journal)
                     for_call = key("callback_for_call", sid=before.sid)

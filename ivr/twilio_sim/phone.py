@@ -1,6 +1,8 @@
 """A simulated phone call that plays Twilio: it signs each webhook with the twilio library's
 RequestValidator, sends Twilio's field set, and interprets the TwiML answer the way Twilio does
-(Say, Pause, Gather with its defaults and fall-through on silence, Redirect, Dial, Hangup).
+(Say with SSML breaks, Pause, Gather with its defaults and fall-through on silence, keys or
+speech, Redirect, Dial, Hangup), refusing what Twilio refuses (a <Pause> nested in a <Gather>,
+error 13320; a <Dial> number or callerId it would not use, 13223 and 13214).
 
 Shared by `ivr call` (a terminal phone against a running server) and the tests (against the Flask
 test client), so both hear exactly what a caller would.
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 
 from twilio.request_validator import RequestValidator
 
-WORDS_PER_SECOND = 2.5  # a slow, clear voice; used to estimate the call's length
+WORDS_PER_SECOND = 2.5  # 150 words a minute: a slow, clear voice; estimates the call's length
+# Twilio error 13320: only <Say> and <Play> may be nested inside a <Gather>.
+GATHER_NOUNS = {"Say", "Play"}
 # What Twilio dials in <Number>: E.164, "+", country code and up to 15 digits (else warning 13223).
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 
@@ -38,6 +42,7 @@ class Waiting:
     finish_on_key: str
     timeout: int
     action_on_empty_result: bool
+    input: str  # "dtmf", "speech" or "dtmf speech"
     rest: list  # the verbs after the Gather, played if the caller presses nothing
 
 
@@ -134,6 +139,19 @@ class SimulatedCall:
             self._play(gather.rest)
         return self
 
+    def speak(self, text: str, confidence: float = 0.9) -> SimulatedCall:
+        """The caller says something at the current <Gather>: Twilio posts SpeechResult and
+        Confidence. A Gather that does not listen for speech hears nothing (it times out)."""
+        gather = self._take_gather()
+        self.seconds += 1 + len(text.split()) / WORDS_PER_SECOND
+        if "speech" not in gather.input.split():
+            self.seconds += gather.timeout
+            self._play(gather.rest)
+            return self
+        extra = {"SpeechResult": text, "Confidence": f"{confidence:.8f}".rstrip("0")}
+        self._fetch(gather.action, extra, gather.method)
+        return self
+
     def hang_up(self) -> SimulatedCall:
         """The caller puts the phone down."""
         if not self.ended:
@@ -223,6 +241,12 @@ class SimulatedCall:
         if self.on_say:
             self.on_say(text)
 
+    def _say(self, verb) -> None:
+        """A <Say>, with any SSML <break> in it counted as silence."""
+        for brk in verb.iter("break"):
+            self.seconds += float((brk.get("time") or "1s").rstrip("ms") or 1)
+        self._hear(" ".join("".join(verb.itertext()).split()))
+
     def _dial(self, verb) -> str:
         """Put the caller through, as Twilio would; the DialCallStatus it then reports."""
         number = ("".join(n.text or "" for n in verb) or (verb.text or "")).strip()
@@ -242,16 +266,19 @@ class SimulatedCall:
     def _play(self, verbs: list) -> None:
         for index, verb in enumerate(verbs):
             if verb.tag == "Say":
-                self._hear((verb.text or "").strip())
+                self._say(verb)
             elif verb.tag == "Pause":
                 self.seconds += int(verb.get("length", "1"))
                 self.transcript.append("")
             elif verb.tag == "Gather":
                 for inner in verb:
+                    if inner.tag not in GATHER_NOUNS:
+                        raise TwimlError(
+                            f"13320 Gather: invalid nested verb <{inner.tag}>"
+                            " (only <Say> and <Play> may be nested)"
+                        )
                     if inner.tag == "Say":
-                        self._hear((inner.text or "").strip())
-                    elif inner.tag == "Pause":
-                        self.seconds += int(inner.get("length", "1"))
+                        self._say(inner)
                 num = verb.get("numDigits")
                 self.waiting = Waiting(
                     action=verb.get("action") or self._url,
@@ -260,6 +287,7 @@ class SimulatedCall:
                     finish_on_key=verb.get("finishOnKey", "#"),
                     timeout=int(verb.get("timeout", "5")),
                     action_on_empty_result=verb.get("actionOnEmptyResult") == "true",
+                    input=verb.get("input", "dtmf"),
                     rest=verbs[index + 1 :],
                 )
                 return
