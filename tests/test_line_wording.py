@@ -116,7 +116,7 @@ def test_every_ending_says_where_to_get_help(app):
         for node_id, node in flow.nodes.items()
         if node["type"] == "hangup"
     }
-    for phrase in ("fallback", "too_many_calls"):
+    for phrase in ("fallback", "too_many_calls", "too_many_callbacks"):
         endings["phrases." + phrase] = " ".join(flow.phrases[phrase])
     for where, text in endings.items():
         for help_line in ("9 9 9", "NHS 1 1 1", "option 2", "1 1 6, 1 2 3"):

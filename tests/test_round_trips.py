@@ -87,18 +87,19 @@ def test_calls_from_one_number_booking_at_the_same_moment_cannot_pass_the_daily_
     from tests.conftest import AUTH_TOKEN
 
     calls = []
-    for _ in range(5):  # each waits at "when is the best time?", from the same number
+    # Each waits at "use this number?", from the same number: the request is made when the
+    # number is confirmed (issue 9), so that is the step that races.
+    for _ in range(5):
         transport = CountingTransport(counted_app.test_client(), proxy)
         call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN, from_number="+447700900444")
         call.dial()
-        for keys in ("3", "1", "1"):
-            call.press(keys)
+        call.press("3")
         calls.append(call)
     start, answers = threading.Barrier(len(calls)), []
 
     def book(call) -> None:
         url = urljoin(call.requests[-1][0], call.waiting.action)  # as Twilio resolves it
-        params = call.params({"Digits": "3", "msg": "Gather End"})
+        params = call.params({"Digits": "1", "msg": "Gather End"})
         signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
         start.wait()
         answers.append(call.transport.post(url, params, {"X-Twilio-Signature": signature})[1])
@@ -108,7 +109,7 @@ def test_calls_from_one_number_booking_at_the_same_moment_cannot_pass_the_daily_
         thread.start()
     for thread in threads:
         thread.join(30)
-    booked = [a for a in answers if "Your callback request is booked" in a]
+    booked = [a for a in answers if "If we cannot reach you" in a]
     refused = [a for a in answers if "cannot take another callback request" in a]
     assert len(booked) == 3 and len(refused) == 2
     assert redis_client.zcard(key("callback_queue")) == 3

@@ -13,7 +13,7 @@ import logging
 import re
 
 import redis
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import metrics
@@ -136,6 +136,8 @@ def _take_step(sid: str, turn: Turn | None) -> str:
     tallies = limits.Tallies(store, engine.settings, from_field, sid, moment, first=turn is None)
     pool = current_app.extensions["ivr.references"]
     state = store.read_step(sid, [tallies.read, pool.top_up_reader(store)])
+    # What the flow's `callback_limit_reached` asks (limits.callback_checker): already read.
+    g.callbacks_over = tallies.too_many_callbacks
     guards: list[dict | None] = []  # per-caller tallies the save joins (ivr/line/limits.py)
     asked_step = _int(request.args.get("s"))
     asked_node = request.args.get("n", "")
