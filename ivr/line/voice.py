@@ -166,6 +166,7 @@ def _take_step(sid: str, turn: Turn | None) -> str:
             guards.append(tallies.guard("callbacks", enforce=False))
         else:
             guards.append(tallies.guard("callbacks"))
+    recovery.reserve_reference(outcome, engine.flow, sid, engine.allocate_reference)
     try:
         return _save(store, state, outcome, [g for g in guards if g])
     except OverLimit as over:  # another call from this number got in first, past the limit
