@@ -151,7 +151,19 @@ def _flat(value) -> str:
 CALLBACK_BOOLS = {"urgent", "voicemail_ok", "caller_id_withheld", "out_of_hours", "test"}
 CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
 CALLBACK_JSON = {"answers", "heard"}
-ENCRYPTED_FIELDS = {"phone", "answers"}  # personal data: encrypted at rest
+# Personal and health data: encrypted at rest. `urgent` stays readable (the queue sorts and the
+# figures count by it; the queue's order shows it anyway), and so do the intake team's fields.
+ENCRYPTED_FIELDS = {
+    "phone",
+    "answers",
+    "phq2_total",
+    # What a caller said or asked for (speech results, an interpreter's language).
+    "speech",
+    "transcript",
+    "transcripts",
+    "language",
+    "interpreter_language",
+}
 
 
 def decode_callback(raw: dict) -> dict:
