@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "claim_released_by_manager": "A manager released the claim",
     "merged": "Merged as a repeat request",
     "merged_in": "A repeat request was merged in",
+    "erased": "Erased at the caller's request (details removed)",
 }
 
 

@@ -140,6 +140,41 @@ class Journal:
         finally:
             handle.close()
 
+    def records_where(self, match) -> list[dict]:
+        """Every waiting record (opened) for which match(record) is true (subject access)."""
+        found = []
+        for path in self.files():
+            for entry in self.entries(path):
+                record = self.open_record(entry)
+                if record is not None and match(record):
+                    found.append(record)
+        return found
+
+    def remove_where(self, match) -> tuple[int, int]:
+        """Take records for which match(record) is true out of every file no process is writing
+        (subject erasure). Returns (removed, still in a live file: dropped at delivery)."""
+        removed = live = 0
+        for path in self.files():
+            with self.claimed(path) as mine:
+                entries = self.entries(path)
+                hits = [e for e in entries if (r := self.open_record(e)) and match(r)]
+                if not hits:
+                    continue
+                if not mine:
+                    live += len(hits)
+                    continue
+                kept = [e for e in entries if e not in hits]
+                spare = path.with_suffix(".tmp")
+                with open(spare, "w", encoding="utf-8") as handle:
+                    handle.writelines(json.dumps(e) + "\n" for e in kept)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(spare, path)
+                if not kept:
+                    path.unlink()
+                removed += len(hits)
+        return removed, live
+
     def status(self) -> list[dict]:
         """What is waiting, without personal data: one row per record."""
         rows = []

@@ -29,6 +29,7 @@ import redis
 from ivr.outage.journal import Journal
 from ivr.store.callbacks import REFERENCE_DIGITS
 from ivr.store.crypto import DataKeys
+from ivr.store.erasures import is_erased
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
 
@@ -128,6 +129,11 @@ def deliver_record(store: Store, record: dict) -> str:
     """Put one journalled callback request into Redis. Returns what happened (for logs/tests)."""
     callback = dict(record["callback"])
     sid = callback["call_sid"]
+    if store.keys is not None and is_erased(
+        store.redis, store.keys, callback.get("phone") or "", float(callback["created_at"])
+    ):
+        log.info("a journalled request of an erased subject was dropped")
+        return "erased"
     for_call = key("callback_for_call", sid=sid)
     for _ in range(10):
         ref = callback["id"]
