@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "claim_released_by_manager": "A manager released the claim",
     "merged": "Merged as a repeat request",
     "merged_in": "A repeat request was merged in",
+    "listed": "Listed with others (API)",
     "erased": "Erased at the caller's request (details removed)",
 }
 
@@ -47,6 +48,12 @@ def record(
         pipe.xadd(key("callback_audit", id=ref), entry)
         pipe.xadd(key("audit"), entry, maxlen=AUDIT_MAXLEN, approximate=True)
         pipe.execute()
+
+
+def record_listing(client: redis.Redis, refs: list[str], now: float, who: str) -> None:
+    """One entry for a read of many requests at once (an API page): who, when, which refs."""
+    entry = {"t": repr(now), "who": who, "action": "listed", "callback": "", "refs": ",".join(refs)}
+    client.xadd(key("audit"), entry, maxlen=AUDIT_MAXLEN, approximate=True)
 
 
 def entries(client: redis.Redis, ref: str) -> list[dict]:

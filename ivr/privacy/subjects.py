@@ -96,12 +96,14 @@ def _open_fields(keys: DataKeys, record: dict, names) -> dict:
     }
 
 
-def _audit_entries(client, keys: DataKeys, name: str, refs: set[str]):
-    """(entry id, fields) of a stream's entries about these requests."""
+def _audit_entries(client, keys: DataKeys, name: str, refs: set[str], lists: bool = False):
+    """(entry id, fields) of a stream's entries about these requests; with `lists`, also the
+    entries of reads that listed one of them among others (API pages: refs only)."""
     return [
         (entry_id, fields)
         for entry_id, fields in client.xrange(name)
         if fields.get("callback") in refs
+        or (lists and refs & set((fields.get("refs") or "").split(",")))
     ]
 
 
@@ -121,7 +123,7 @@ def export_subject(client: redis.Redis, keys: DataKeys, number: str, journal=Non
                 if hits:
                     held.setdefault(name, {})[found] = hits
             elif holds.found_by == "audit":
-                entries = _audit_entries(client, keys, found, set(subject.refs))
+                entries = _audit_entries(client, keys, found, set(subject.refs), lists=True)
                 if entries:
                     held.setdefault(name, {})[found] = [
                         _open_fields(keys, fields, {"detail"}) for _, fields in entries
