@@ -73,7 +73,9 @@ class Settings:
     # a new key goes first and old ones stay until `ivr keys rotate` has run). Required in
     # production; in development and test a key is derived from SECRET_KEY.
     data_keys: str = ""
-    # Trust X-Forwarded-Proto/Host from one proxy in front (only when no public_base_url is set).
+    # How many proxies we run in front (TLS terminator, load balancer): X-Forwarded-For/Proto/Host
+    # are trusted that many hops back (werkzeug's ProxyFix), for the client's address (sign-in
+    # throttling) and, without public_base_url, the URL. 0: trust no forwarded header.
     trust_proxy: int = 0
     # A robot dialler must not flood the queue: calls per minute and callback requests per day
     # from one caller ID (withheld numbers are not counted together).
@@ -251,6 +253,8 @@ def check_settings(settings: Settings) -> None:
             ) from exc
         if not settings.redis_sentinel_service.strip():
             raise ConfigError("IVR_REDIS_SENTINEL_SERVICE must name the monitored primary")
+    if settings.trust_proxy < 0:
+        raise ConfigError("IVR_TRUST_PROXY is a number of proxy hops: 0 or more")
     if not settings.is_production:
         return
     problems = []
