@@ -253,6 +253,12 @@ def check_settings(settings: Settings) -> None:
             ) from exc
         if not settings.redis_sentinel_service.strip():
             raise ConfigError("IVR_REDIS_SENTINEL_SERVICE must name the monitored primary")
+    for pair in filter(None, (p.strip() for p in settings.twilio_webhook_shared_keys.split(","))):
+        name, equals, secret = pair.partition("=")
+        if not (equals and name.strip() and secret.strip()):
+            raise ConfigError(
+                "TWILIO_WEBHOOK_SHARED_KEYS must be comma-separated <key id>=<secret> pairs"
+            )
     if settings.trust_proxy < 0:
         raise ConfigError("IVR_TRUST_PROXY is a number of proxy hops: 0 or more")
     if not settings.is_production:
