@@ -285,3 +285,14 @@ def sentinel_addresses(sentinels: str) -> list[tuple[str, int]]:
             raise ValueError(f"{item!r} is not host:port")
         out.append((host.strip("[]"), int(port)))
     return out
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse to serve Twilio's webhooks outside development without IVR_PUBLIC_BASE_URL:
+    without it the Host header of each request would pick the URL its signature is checked
+    against. (Commands and tests that only build the app do not need it.)"""
+    if settings.env != "development" and not settings.public_base_url:
+        raise ConfigError(
+            f"Refusing to serve with IVR_ENV={settings.env}: set IVR_PUBLIC_BASE_URL to the"
+            " address Twilio calls (signatures are checked against it, never the Host header)."
+        )

@@ -6,7 +6,11 @@ the URL a signature is checked against."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from twilio.request_validator import HMAC_SHA256, RequestValidator
@@ -97,3 +101,19 @@ def test_production_refuses_to_start_without_the_public_url(settings):
             data_keys="x",
             redis_url=settings.redis_url,
         )
+
+
+@pytest.mark.parametrize("env", ["test", "production"])
+def test_the_served_line_refuses_to_start_without_the_public_url_outside_development(env):
+    environ = {k: v for k, v in os.environ.items() if k != "IVR_PUBLIC_BASE_URL"}
+    environ.update(IVR_ENV=env, SECRET_KEY="k" * 40, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    started = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode != 0 and "IVR_PUBLIC_BASE_URL" in started.stderr
