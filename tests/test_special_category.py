@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from ivr.api.tokens import create_token
 from ivr.intake.service import Intake
 from ivr.line.hours import Hours
 from tests.redis_scan import findings
@@ -87,9 +88,27 @@ def test_no_screening_answer_note_or_full_number_in_clear_anywhere_in_redis(
         intake.record_outcome(ref, "ian", "no_answer", NOTE)
         intake.get(ref, "ian")
     assert any(a["note"] == NOTE for a in intake.get(refs[0], "ian")["attempt_list"])
+    token = create_token(redis_client, "records")
+    listed = client.get("/api/v1/callbacks", headers={"Authorization": f"Bearer {token}"})
+    assert AT_RISK in listed.get_data(as_text=True)  # readers see it; the store does not
 
     needles = [*ANSWER_MARKS, NOTE, "Maureen", "7700900456", "7700900789", "7700900777"]
     assert findings(redis_client, needles) == []
     for ref in refs:
         phq2 = redis_client.hget(f"ivr:callback:{ref}", "phq2_total")
         assert phq2 in (None, "") or phq2.startswith("enc1:")
+
+
+def test_any_key_at_a_screening_prompt_is_kept_only_encrypted(app, store):
+    # However a key arrives (pressed, said, or taken as a prompt's default), at a screening or
+    # crisis prompt the stored event says only that it was answered.
+    from ivr.store.special import pressed_key, stored_event
+
+    for kind in ("key", "default_taken", "invalid_key"):
+        kept = stored_event(
+            {"type": kind, "node": "risk_question", "key": "1"}, store.private_nodes
+        )
+        assert "key" not in kept and kept["answered"] is True
+        assert pressed_key(kept) == (None if kind == "invalid_key" else "1")
+    menu = stored_event({"type": "key", "node": "main_menu", "key": "2"}, store.private_nodes)
+    assert menu == {"type": "key", "node": "main_menu", "key": "2"}

@@ -40,10 +40,10 @@ def urgent_aliases(flow) -> dict[str, str]:
 def stored_event(event: dict, private: frozenset[str]) -> dict:
     """The event as it may be kept: no screening answer and nothing said, in clear."""
     out = dict(event)
-    if out.get("node") in private and out.get("type") in ("key", "invalid_key"):
-        pressed = str(out.pop("key", "") or "")
+    if out.get("node") in private and "key" in out:  # a key pressed, said or taken by default
+        pressed = str(out.pop("key") or "")
         out["answered"] = True
-        if out["type"] == "key" and pressed:
+        if out.get("type") != "invalid_key" and pressed:
             out["a"] = seal_field(pressed)
     for name in SEALED_EVENT_FIELDS & out.keys():
         if out[name] not in (None, ""):
