@@ -70,3 +70,17 @@ def test_a_later_request_never_takes_urgency_back(limited, redis_client, store):
         again.press(key)
     queue = redis_client.zrange("ivr:callbacks:queue", 0, -1)
     assert len(queue) == 1 and store.callback(queue[0])["urgent"] is True
+
+
+def test_a_test_call_never_joins_a_real_callers_urgent_request(limited, redis_client, store):
+    real = at_risk_call(limited)
+    rehearsal_sid = "CA" + "7" * 32
+    redis_client.set(f"ivr:test_call:{rehearsal_sid}", "1", ex=600)  # a /try test call
+    call = limited(from_number=AT_RISK, call_sid=rehearsal_sid)
+    for key in ("2", "4", "4", "1", "2", "1", "1", "3"):
+        call.press(key)
+    requests = [store.callback(r) for r in redis_client.smembers("ivr:callbacks:refs")]
+    made = {cb["call_sid"]: cb for cb in requests if cb}
+    assert set(made) == {real.call_sid, rehearsal_sid}  # two requests, one of them a test
+    assert made[rehearsal_sid]["test"] is True and made[real.call_sid].get("test") is not True
+    assert made[real.call_sid].get("repeat_calls") in (None, 0)
