@@ -112,3 +112,34 @@ def test_any_key_at_a_screening_prompt_is_kept_only_encrypted(app, store):
         assert pressed_key(kept) == (None if kind == "invalid_key" else "1")
     menu = stored_event({"type": "key", "node": "main_menu", "key": "2"}, store.private_nodes)
     assert menu == {"type": "key", "node": "main_menu", "key": "2"}
+
+
+def test_key_rotation_reaches_notes_and_answers_in_events(open_hours, redis_client):
+    from dataclasses import replace
+
+    from cryptography.fernet import Fernet
+
+    from ivr import create_app
+    from ivr.privacy.subjects import export_subject, rotate_all
+    from ivr.store.crypto import DataKeys
+    from tests.conftest import phone_for
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app = create_app(replace(open_hours, data_keys=old))
+    call = screening_with_risk(phone_for(app))
+    store = app.extensions["ivr.store"]
+    ref = redis_client.zrange("ivr:callbacks:queue", 0, -1)[0]
+    intake = Intake(store, app.config["SETTINGS"], Hours.from_settings(open_hours))
+    intake.claim(ref, "ian")
+    intake.record_outcome(ref, "ian", "no_answer", NOTE)
+    rotate_all(redis_client, DataKeys.from_settings(replace(open_hours, data_keys=f"{new},{old}")))
+    only_new = DataKeys.from_settings(replace(open_hours, data_keys=new))
+    found = export_subject(redis_client, only_new, AT_RISK)
+    attempts = found["held"]["callback_attempts"][f"ivr:callback:{ref}:attempts"]
+    assert attempts[0]["note"] == NOTE
+    events = found["calls"][0]["events"]
+    assert {"node": "risk_question", "key": "1"}.items() <= next(
+        e for e in events if e.get("node") == "risk_question" and e["type"] == "key"
+    ).items()
+    assert found["calls"][0]["call_sid"] == call.call_sid
+    app.extensions["ivr.deliverer"].stop()

@@ -18,6 +18,7 @@ import time
 import redis
 
 from ivr.intake.queue import AUDIT_MAXLEN
+from ivr.privacy.lists import rotate_lists
 from ivr.store.callbacks import ENCRYPTED_FIELDS, decode_callback
 from ivr.store.crypto import DataKeys, install_data_keys
 from ivr.store.keys import HOLDS, key, pattern
@@ -223,7 +224,8 @@ def _redact(pipe, stream: str, entries: list, retention_seconds: int) -> None:
 
 
 def rotate_all(client: redis.Redis, keys: DataKeys) -> int:
-    """Re-encrypt callback requests and call states with the first key; re-file the index."""
+    """Re-encrypt callback requests, call states, notes and event answers with the first key;
+    re-file the index."""
     count = 0
     for name in client.scan_iter(match=key("callback", id="*"), count=500):
         if client.type(name) != "hash":
@@ -234,6 +236,7 @@ def rotate_all(client: redis.Redis, keys: DataKeys) -> int:
         _rewrite(client, name, keys, {"data", "twiml"})
     for name in client.scan_iter(match=key("subject_index", hash="*"), count=500):
         _refile(client, name, keys)
+    rotate_lists(client, keys)  # attempt notes, answers in call events
     return count
 
 
