@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import redis
 
-from ivr.store.crypto import DataKeys
+from ivr.store.crypto import PREFIX, DataKeys
 from ivr.store.keys import pattern
 from ivr.store.special import SEALED_EVENT_FIELDS
 
@@ -59,8 +59,11 @@ def _rewrite_stream(client: redis.Redis, name: str, change: Callable[[dict], dic
 
 
 def _fields(keys: DataKeys, item: dict, names: set[str]) -> dict:
+    """Encrypted values re-encrypted; anything in clear left as it is (another writer's plain
+    detail, such as a flow approval's hash in the audit stream, must stay readable)."""
     return {
-        k: keys.rotate(v) if k in names and isinstance(v, str) and v else v for k, v in item.items()
+        k: keys.rotate(v) if k in names and isinstance(v, str) and v.startswith(PREFIX) else v
+        for k, v in item.items()
     }
 
 
