@@ -143,6 +143,10 @@ HOLDS: dict[str, Holds] = {
     "test_call": _h("none", "a staff member's test call through /try; expires when idle"),
     "test_calls": _h("none", "staff test calls in progress"),
     "test_call_lock": _h("none", "a lock while a test call's step runs"),
+    "alert_outbox": _h("none", "urgent alerts to duty staff: a reference and a link only"),
+    "alert_message": _h("none", "an alert to a duty contact (staff): a reference and a link"),
+    "alert_planned": _h("none", "that an alert for a reference was queued; expires"),
+    "alert_failures": _h("none", "alerts that failed, for managers: references only"),
 }
 
 
