@@ -147,6 +147,7 @@ HOLDS: dict[str, Holds] = {
     "alert_message": _h("none", "an alert to a duty contact (staff): a reference and a link"),
     "alert_planned": _h("none", "that an alert for a reference was queued; expires"),
     "alert_failures": _h("none", "alerts that failed, for managers: references only"),
+    "replication_fence": _h("none", "a Redis replication marker"),
 }
 
 
