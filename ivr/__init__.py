@@ -17,6 +17,7 @@ from ivr.outage.recovery import Deliverer, ReferencePool
 from ivr.reports.figures import Figures
 from ivr.store.crypto import DataKeys
 from ivr.store.redis_store import Store, client_for
+from ivr.store.special import private_nodes, urgent_aliases
 
 __all__ = ["create_app"]
 
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.getLogger("ivr.line").info(caller_id_rule(settings))
     store.figures = Figures(flow, hours, settings.callback_target_working_days)
+    store.private_nodes = private_nodes(flow)
+    store.urgent_aliases = urgent_aliases(flow)
     app.extensions["ivr.degraded_engine"] = Engine(
         flow, settings, hours, allocate_reference=pool.take
     )

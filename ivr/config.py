@@ -73,7 +73,9 @@ class Settings:
     # a new key goes first and old ones stay until `ivr keys rotate` has run). Required in
     # production; in development and test a key is derived from SECRET_KEY.
     data_keys: str = ""
-    # Trust X-Forwarded-Proto/Host from one proxy in front (only when no public_base_url is set).
+    # How many proxies we run in front (TLS terminator, load balancer): X-Forwarded-For/Proto/Host
+    # are trusted that many hops back (werkzeug's ProxyFix), for the client's address (sign-in
+    # throttling) and, without public_base_url, the URL. 0: trust no forwarded header.
     trust_proxy: int = 0
     # A robot dialler must not flood the queue: calls per minute and callback requests per day
     # from one caller ID (withheld numbers are not counted together).
@@ -253,6 +255,14 @@ def check_settings(settings: Settings) -> None:
             ) from exc
         if not settings.redis_sentinel_service.strip():
             raise ConfigError("IVR_REDIS_SENTINEL_SERVICE must name the monitored primary")
+    for pair in filter(None, (p.strip() for p in settings.twilio_webhook_shared_keys.split(","))):
+        name, equals, secret = pair.partition("=")
+        if not (equals and name.strip() and secret.strip()):
+            raise ConfigError(
+                "TWILIO_WEBHOOK_SHARED_KEYS must be comma-separated <key id>=<secret> pairs"
+            )
+    if settings.trust_proxy < 0:
+        raise ConfigError("IVR_TRUST_PROXY is a number of proxy hops: 0 or more")
     if not settings.is_production:
         return
     problems = []
@@ -277,3 +287,14 @@ def sentinel_addresses(sentinels: str) -> list[tuple[str, int]]:
             raise ValueError(f"{item!r} is not host:port")
         out.append((host.strip("[]"), int(port)))
     return out
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse to serve Twilio's webhooks outside development without IVR_PUBLIC_BASE_URL:
+    without it the Host header of each request would pick the URL its signature is checked
+    against. (Commands and tests that only build the app do not need it.)"""
+    if settings.env != "development" and not settings.public_base_url:
+        raise ConfigError(
+            f"Refusing to serve with IVR_ENV={settings.env}: set IVR_PUBLIC_BASE_URL to the"
+            " address Twilio calls (signatures are checked against it, never the Host header)."
+        )

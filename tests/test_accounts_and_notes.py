@@ -4,6 +4,7 @@ asks, and notes that are never cut short or reordered by invisible characters.""
 from __future__ import annotations
 
 import html
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +12,7 @@ from conftest import STAFF_PASSWORD, csrf_from
 
 from ivr.cli import main as cli
 from ivr.staff.users import create_user
+from ivr.store.crypto import open_field
 
 RLO, LRI, PDI = "\u202e", "\u2066", "\u2069"
 
@@ -173,7 +175,9 @@ def test_bidirectional_controls_are_taken_out_of_notes(
         data={"outcome": "no_answer", "note": note, "csrf_token": csrf_from(client.get(page).text)},
     )
     stored = redis_client.lrange(f"ivr:callback:{ref}:attempts", 0, -1)
-    assert len(stored) == 1 and "call back after 3pm not before" in stored[0]
+    assert len(stored) == 1
+    kept = open_field(json.loads(stored[0])["note"])  # notes are encrypted at rest (issue 11)
+    assert "call back after 3pm not before" in kept and not {RLO, LRI, PDI, "\u200f"} & set(kept)
     for shown in (client.get(page).text, client.get(f"{page}/summary.txt").text):
         assert "call back after 3pm not before" in shown
         assert not {RLO, LRI, PDI, "\u200f"} & set(shown)

@@ -36,6 +36,7 @@ def gunicorn(redis_server, redis_client, tmp_path):
     env = {
         **os.environ,
         "IVR_ENV": "test",
+        "IVR_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "REDIS_URL": redis_server.url,
         "SECRET_KEY": "y" * 40,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,

@@ -80,6 +80,8 @@ def procfile_web(env: dict, log: Path) -> Iterator[str]:
     """Start the Procfile's web process on a free loopback port; yields its base URL."""
     port = free_port()
     env = {**env, "PORT": str(port), "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"}
+    # Outside development the served line needs the address Twilio signs (wsgi.py): this one.
+    env.setdefault("IVR_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     with open(log, "wb") as out:
         process = subprocess.Popen(  # noqa: S603 (the Procfile's own command)
             procfile_command("web", env), cwd=ROOT, env=env, stdout=out, stderr=out

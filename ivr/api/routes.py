@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
 from functools import wraps
 from zoneinfo import ZoneInfo
 
@@ -11,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ivr.api.timefmt import iso_times
 from ivr.api.tokens import DEFAULT_SCOPES, check_token
+from ivr.intake import audit
 from ivr.line.calls import OUTCOMES
 from ivr.reports import call_logs
 from ivr.store.redis_store import Store
@@ -101,6 +104,10 @@ def list_callbacks():
     if status is not None and status not in STATUSES:
         abort(400, f"status must be one of {', '.join(sorted(STATUSES))}.")
     items, next_cursor = _store().list_callbacks(status, cursor, limit)
+    # A page of full numbers and answers is a read of each: one audit entry names them all.
+    if items:
+        refs = [cb["id"] for cb in items]
+        audit.record_listing(_store().redis, refs, time.time(), f"api:{g.api_client}")
     return jsonify(callbacks=[_public_callback(cb) for cb in items], next_cursor=next_cursor)
 
 
@@ -149,4 +156,4 @@ def list_calls():
 
 def _local_midnight(day: date) -> float:
     tz = api_tz()
-    return datetime.combine(day, time(0), tzinfo=tz).timestamp()
+    return datetime.combine(day, day_time(0), tzinfo=tz).timestamp()

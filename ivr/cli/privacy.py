@@ -87,26 +87,40 @@ def keys_rotate() -> None:
 @click.command("subject-export")
 @click.argument("phone")
 def subject_export(phone: str) -> None:
-    """Print, as JSON, everything held about PHONE (callback requests and call logs)."""
+    """Print, as JSON, everything held about PHONE (requests, notes, audit, calls, journal)."""
+    from ivr.outage.journal import Journal
     from ivr.privacy.subjects import export_subject
 
-    _, keys, client = _parts()
-    click.echo(json.dumps(export_subject(client, keys, _number(phone)), indent=2, sort_keys=True))
+    settings, keys, client = _parts()
+    found = export_subject(client, keys, _number(phone), Journal(settings.journal_dir, keys))
+    click.echo(json.dumps(found, indent=2, sort_keys=True))
 
 
 @click.command("subject-erase")
 @click.argument("phone")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def subject_erase(phone: str, yes: bool) -> None:
-    """Delete everything held about PHONE (anonymous counters are kept)."""
+    """Erase everything held about PHONE (anonymous counters and who/when/what of audit kept)."""
+    from ivr.outage.journal import Journal
     from ivr.privacy.subjects import erase_subject
 
-    _, keys, client = _parts()
+    settings, keys, client = _parts()
     number = _number(phone)
     if not yes:
         click.confirm(f"Erase every record about {mask(number)}?", abort=True)
-    gone = erase_subject(client, keys, number)
+    gone = erase_subject(
+        client,
+        keys,
+        number,
+        retention_seconds=settings.retention_days * 86400,
+        journal=Journal(settings.journal_dir, keys),
+    )
     click.echo(f"Erased {gone['callbacks']} callback request(s) and {gone['calls']} call log(s).")
+    if gone["journal_removed"] or gone["journal_dropped_at_delivery"]:
+        click.echo(
+            f"Removed {gone['journal_removed']} request(s) waiting on disk; "
+            f"{gone['journal_dropped_at_delivery']} more will be dropped when delivered."
+        )
 
 
 def _number(phone: str) -> str:

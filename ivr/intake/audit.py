@@ -10,6 +10,7 @@ from __future__ import annotations
 import redis
 
 from ivr.intake.queue import AUDIT_MAXLEN
+from ivr.store.crypto import open_field, seal_field
 from ivr.store.keys import key
 
 ACTION_LABELS = {
@@ -26,6 +27,8 @@ ACTION_LABELS = {
     "claim_released_by_manager": "A manager released the claim",
     "merged": "Merged as a repeat request",
     "merged_in": "A repeat request was merged in",
+    "listed": "Listed with others (API)",
+    "erased": "Erased at the caller's request (details removed)",
 }
 
 
@@ -33,11 +36,24 @@ def record(
     client: redis.Redis, ref: str, now: float, who: str, action: str, detail: str = ""
 ) -> None:
     """Write one entry to the request's stream and the global one, in one round trip."""
-    entry = {"t": repr(now), "who": who, "action": action, "detail": detail, "callback": ref}
+    # The detail may say something about the caller: encrypted at rest, like the notes.
+    entry = {
+        "t": repr(now),
+        "who": who,
+        "action": action,
+        "detail": seal_field(detail),
+        "callback": ref,
+    }
     with client.pipeline(transaction=True) as pipe:
         pipe.xadd(key("callback_audit", id=ref), entry)
         pipe.xadd(key("audit"), entry, maxlen=AUDIT_MAXLEN, approximate=True)
         pipe.execute()
+
+
+def record_listing(client: redis.Redis, refs: list[str], now: float, who: str) -> None:
+    """One entry for a read of many requests at once (an API page): who, when, which refs."""
+    entry = {"t": repr(now), "who": who, "action": "listed", "callback": "", "refs": ",".join(refs)}
+    client.xadd(key("audit"), entry, maxlen=AUDIT_MAXLEN, approximate=True)
 
 
 def entries(client: redis.Redis, ref: str) -> list[dict]:
@@ -45,6 +61,7 @@ def entries(client: redis.Redis, ref: str) -> list[dict]:
     out = []
     for _, fields in client.xrange(key("callback_audit", id=ref)):
         fields["t"] = float(fields.get("t") or 0)
+        fields["detail"] = open_field(fields.get("detail") or "")
         fields["label"] = ACTION_LABELS.get(fields.get("action", ""), fields.get("action", ""))
         out.append(fields)
     return out

@@ -20,6 +20,7 @@ from ivr.intake.queue import Transitions
 from ivr.line.hours import Hours
 from ivr.phone import mask, national
 from ivr.store.callbacks import decode_callback
+from ivr.store.crypto import open_field, seal_field
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
 
@@ -102,7 +103,8 @@ class Intake:
             audit.record(self.redis, ref, now, actor, action)
         cb = self.describe(decode_callback(raw), now)
         cb["attempt_list"] = [
-            json.loads(a) for a in self.redis.lrange(key("callback_attempts", id=ref), 0, -1)
+            _opened(json.loads(a))
+            for a in self.redis.lrange(key("callback_attempts", id=ref), 0, -1)
         ]
         for attempt in cb["attempt_list"]:  # notes saved before controls were taken out
             attempt["note"] = notes.clean(attempt.get("note"))
@@ -184,7 +186,7 @@ class Intake:
                 "at": now,
                 "by": actor,
                 "outcome": outcome.name,
-                "note": note,
+                "note": seal_field(note),  # health data: encrypted at rest
                 "next_attempt_at": step.next_attempt_at,
                 "close_reason": step.close_reason,
             }
@@ -194,7 +196,7 @@ class Intake:
                 repr(step.next_attempt_at) if step.next_attempt_at else "",
                 step.close_reason, json.dumps(attempt),
                 "1" if outcome.reached else "0",
-                _audit_detail(attempt["n"], outcome.label, step),
+                seal_field(_audit_detail(attempt["n"], outcome.label, step)),
             )  # fmt: skip
             if result[0] == "conflict":
                 continue
@@ -221,6 +223,11 @@ class Intake:
             raise IntakeError(404, "There is no such callback request.")
         if result[0] != "ok":
             raise IntakeError(409, f"That could not be done ({result[0]}).")
+
+
+def _opened(attempt: dict) -> dict:
+    """An attempt as stored, with its note decrypted."""
+    return {**attempt, "note": open_field(attempt.get("note") or "")}
 
 
 def _audit_detail(n: int, label: str, step: outcomes.Plan) -> str:

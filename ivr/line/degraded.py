@@ -23,6 +23,7 @@ from flask import current_app, request
 from ivr import metrics
 from ivr.line.engine import Engine, Outcome, Turn, utc_now
 from ivr.line.twiml import STEP_URL
+from ivr.outage import recovery
 from ivr.phone import mask
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def answer(sid: str, turn: Turn | None) -> str:
         outcome = engine.handle(sid, state["data"], state["node"], step, turn, moment)
     else:
         step, outcome = 1, _pick_up(engine, sid, from_field, turn, moment)
+    recovery.reserve_reference(outcome, engine.flow, sid, engine.allocate_reference)
     if outcome.callback:
         journal_callback(outcome, sid, from_field)
     return with_state(outcome, sid, step, offline=True)

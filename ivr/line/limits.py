@@ -9,6 +9,9 @@ so Twilio retrying a step counts once; each is read on the step's one read and j
 the caller hears the flow's polite message with the crisis numbers, and no request is queued.
 The daily limit is asked by the flow (`callback_limit_reached`) as the callback section starts,
 before any question; an urgent request (a risk answer of yes or rather not say) is never refused.
+Whatever a number with an open urgent request asks for again is merged into that request
+(`reference_for`, `merged`), so a caller in crisis ringing five times makes one urgent request
+that intake sees was rung about five times, not five that crowd out everyone else.
 """
 
 from __future__ import annotations
@@ -95,6 +98,71 @@ def _caller_hash(store: Store, from_field: str) -> str | None:
     if number is None or store.keys is None:
         return None
     return store.keys.phone_hash(number)
+
+
+def keyed_number_tally(
+    store: Store, settings, number: str | None, from_field: str, sid: str, moment: datetime
+) -> tuple[bool, dict | None]:
+    """A keyed-in number counts against its own daily tally (so a withheld caller cannot queue
+    request after request for one number): whether this request is over it, and the guard that
+    joins it in the step's save script. Nothing when it is the caller ID (already counted)."""
+    limit = settings.callbacks_per_day
+    if not number or limit <= 0 or store.keys is None or number == caller_id_number(from_field):
+        return False, None
+    tally = key(
+        "callbacks_per_day", hash=store.keys.phone_hash(number), day=moment.strftime("%Y%m%d")
+    )
+    now = moment.timestamp()
+    with store.redis.pipeline(transaction=False) as pipe:
+        pipe.zremrangebyscore(tally, "-inf", now - DAY)
+        pipe.zrank(tally, sid)
+        pipe.zcard(tally)
+        _, rank, count = pipe.execute()
+    guard = {"key": tally, "member": sid, "score": repr(now), "cutoff": repr(now - DAY),
+             "limit": str(limit), "ttl": str(DAY * 2)}  # fmt: skip
+    return (rank if rank is not None else count) >= limit, guard
+
+
+# --- repeat requests from someone at risk: merged, never refused, never duplicated -------------
+def open_urgent_request(store: Store, number: str | None) -> str | None:
+    """The reference of this number's open urgent request, if it has one."""
+    if not number or store.keys is None:
+        return None
+    members = store.redis.hkeys(key("subject_index", hash=store.keys.phone_hash(number)))
+    refs = sorted(m.partition(":")[2] for m in members if m.startswith("callback:"))
+    with store.redis.pipeline(transaction=False) as pipe:
+        for ref in refs:
+            pipe.hmget(key("callback", id=ref), "urgent", "status", "test")
+        found = pipe.execute()
+    return next(
+        (ref for ref, (urgent, status, test) in zip(refs, found, strict=True)
+         if urgent == "1" and status not in (None, "closed") and test != "1"),
+        None,
+    )  # fmt: skip
+
+
+def reference_for(store: Store, number: str | None, allocate):
+    """The allocator for a call from `number`: its open urgent request's reference if it has
+    one (so whatever the caller asks for now joins the request intake is already working),
+    otherwise a new one. Remembered per call, like every reference (ivr/outage/recovery.py)."""
+
+    def choose(sid: str) -> str:
+        for_call = key("callback_for_call", sid=sid)
+        target = open_urgent_request(store, number)
+        if target:
+            store.redis.set(for_call, target, nx=True, ex=86400 * 30)
+        return store.redis.get(for_call) if target else allocate(sid)
+
+    return choose
+
+
+def merged(store: Store, callback: dict) -> dict:
+    """A new request whose reference is another call's open request (see reference_for): an
+    update to that request, kept urgent, counted as a repeat call; never a second request."""
+    owner, status = store.redis.hmget(key("callback", id=callback["id"]), "call_sid", "status")
+    if not owner or owner == callback["call_sid"] or status == "closed" or callback.get("test"):
+        return callback
+    return {**callback, "is_update": True, "merged": True, "urgent": True}
 
 
 def refusal(engine: Engine, outcome: Outcome, phrase: str, moment: datetime) -> Outcome:

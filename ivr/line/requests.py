@@ -77,7 +77,13 @@ class Requests:
             self.made_here = True
             self.data["callback_made_at"] = self.moment.timestamp()
         is_update = not self.made_here
-        ref = self.data.get("callback_ref") or self.engine.allocate_reference(self.sid)
+        # The reference reserved when the caller entered the callback or screening questions
+        # (ivr/outage/recovery.py): every retry of this step, on any worker, reads the same one.
+        ref = (
+            self.data.get("callback_ref")
+            or self.data.get("reserved_ref")
+            or self.engine.allocate_reference(self.sid)
+        )
         self.data["callback_ref"] = ref
         answers = self.data["answers"]
         screening = {k: answers[k] for k in SCREENING_FIELDS if k in answers}

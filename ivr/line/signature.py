@@ -11,7 +11,11 @@ import logging
 from functools import wraps
 
 from flask import abort, current_app, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import (
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +31,38 @@ def public_url() -> str:
 
 
 def is_from_twilio() -> bool:
-    token = current_app.config["SETTINGS"].twilio_auth_token
+    """Whether the request carries a valid Twilio signature: HMAC-SHA1 with the account's auth
+    token, or, when it carries X-Twilio-Webhooks-Signature-Settings (key=<id>,algorithm=...),
+    the named algorithm with that SharedKey's secret (TWILIO_WEBHOOK_SHARED_KEYS). An unknown
+    key id, or an algorithm the twilio library does not know, is refused."""
+    settings = current_app.config["SETTINGS"]
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not token or not signature or len(signature) > 200:
+    if not signature or len(signature) > 200:
         return False
-    return RequestValidator(token).validate(public_url(), request.form, signature)
+    signing = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+    if signing is None:
+        secret, algorithm = settings.twilio_auth_token, None
+    else:
+        secret = shared_keys(settings.twilio_webhook_shared_keys).get(_key_id(signing), "")
+        algorithm = get_signature_algorithm(signing)
+    if not secret:
+        return False
+    return RequestValidator(secret).validate(public_url(), request.form, signature, algorithm)
+
+
+def shared_keys(setting: str) -> dict[str, str]:
+    """TWILIO_WEBHOOK_SHARED_KEYS as {key id: secret} (comma-separated <id>=<secret> pairs, so
+    a key can be rotated: add the new one, switch Twilio over, then drop the old)."""
+    pairs = (part.strip().partition("=") for part in setting.split(",") if part.strip())
+    return {name.strip(): secret.strip() for name, _, secret in pairs}
+
+
+def _key_id(signing: str) -> str:
+    for part in signing.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == "key":
+            return value.strip()
+    return ""
 
 
 def twilio_only(view):

@@ -177,15 +177,27 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         return degraded.with_state(again, sid, state.step)
     else:
         outcome = engine.handle(sid, state.data, state.node, state.step + 1, turn, moment)
-    # The daily limit is against robot diallers; it never turns away a caller at risk.
     callback = outcome.callback or {}
+    if callback and not callback.get("is_update"):  # a repeat joins its open urgent request
+        outcome.callback = callback = limits.merged(store, callback)
+    # The daily limit is against robot diallers; it never turns away a caller at risk.
     limited = not (callback.get("is_update") or callback.get("urgent") or callback.get("test"))
     if callback and limited:
-        if tallies.too_many_callbacks:
+        caller = request.form.get("From", "")
+        keyed_over, keyed = limits.keyed_number_tally(
+            store, engine.settings, callback.get("phone"), caller, sid, moment
+        )
+        if tallies.too_many_callbacks or keyed_over:
             outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)
             guards.append(tallies.guard("callbacks", enforce=False))
+            guards.append(keyed and {**keyed, "limit": "-1"})
         else:
             guards.append(tallies.guard("callbacks"))
+            guards.append(keyed)
+    # A test call from /try never joins a real caller's request.
+    number = None if outcome.data.get("test") else outcome.data.get("caller_number")
+    allocate = limits.reference_for(store, number, engine.allocate_reference)
+    recovery.reserve_reference(outcome, engine.flow, sid, allocate)
     try:
         return _save(store, state, outcome, [g for g in guards if g])
     except OverLimit as over:  # another call from this number got in first, past the limit

@@ -29,6 +29,7 @@ import redis
 from ivr.outage.journal import Journal
 from ivr.store.callbacks import REFERENCE_DIGITS
 from ivr.store.crypto import DataKeys
+from ivr.store.erasures import is_erased
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
 
@@ -104,10 +105,35 @@ class ReferencePool:
         return read
 
 
+# Sections from which a caller can confirm a callback request (screening: a risk answer makes an
+# urgent one). The call's reference is fixed on entering one, while Redis answers if it can.
+RESERVE_SECTIONS = ("screening", "crisis", "callback")
+
+
+def reserve_reference(outcome, flow, sid: str, allocate) -> None:
+    """Fix the call's reference before the caller can confirm a request, and keep it in the
+    call's data, which is saved in Redis and sealed into every step URL. Every later answer (a
+    Twilio retry on another worker, with Redis up, down or dying between the two) then reads the
+    same reference, and delivery of a journalled copy finds the request made with it.
+
+    `allocate` is the store's allocator while Redis answers (atomic per CallSid) and this
+    process's offline pool while it does not (only when nothing was reserved before)."""
+    data = outcome.data
+    if data.get("callback_ref") or data.get("reserved_ref"):
+        return
+    if (flow.nodes.get(outcome.node) or {}).get("section") in RESERVE_SECTIONS:
+        data["reserved_ref"] = allocate(sid)
+
+
 def deliver_record(store: Store, record: dict) -> str:
     """Put one journalled callback request into Redis. Returns what happened (for logs/tests)."""
     callback = dict(record["callback"])
     sid = callback["call_sid"]
+    if store.keys is not None and is_erased(
+        store.redis, store.keys, callback.get("phone") or "", float(callback["created_at"])
+    ):
+        log.info("a journalled request of an erased subject was dropped")
+        return "erased"
     for_call = key("callback_for_call", sid=sid)
     for _ in range(10):
         ref = callback["id"]

@@ -14,9 +14,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 
+from flask import current_app, has_app_context
+
 from ivr.line.calls import outcome_label
 from ivr.reports.labels import node_label
 from ivr.store.keys import key
+from ivr.store.special import PRIVATE_SECTIONS
+
+SCREENING = "screening_questions"  # what managers see instead of the screening prompts
 
 PUBLIC_FIELDS = (
     "started_at",
@@ -25,7 +30,6 @@ PUBLIC_FIELDS = (
     "outcome",
     "last_node",
     "callback_id",
-    "urgent",
     "call_status",
     "caller_id_withheld",
 )
@@ -105,23 +109,65 @@ def fetch(redis, sids: list[str], with_path: bool = False, label=str) -> list[di
 
 
 def public(sid: str, log: dict) -> dict:
-    """What a manager or API client may see of one call log: the number masked, nothing else."""
+    """What a manager or API client may see of one call log: the number masked, nothing else.
+
+    Never an individual's answers: no urgent flag, and a call that ended at a screening or
+    crisis prompt shows the section, not the prompt (which would tell the answer before it)."""
     item = {"call_sid": sid, "from": log.get("from_masked", "")}
     item.update({name: log[name] for name in PUBLIC_FIELDS if name in log})
+    private, aliases = _flow_privacy()
+    if item.get("last_node") in private:
+        item["last_node"] = SCREENING
+    item["last_node"] = aliases.get(item.get("last_node"), item.get("last_node"))
+    if item["last_node"] is None:
+        del item["last_node"]
     return item
 
 
+def _flow_privacy() -> tuple[frozenset[str], dict[str, str]]:
+    """The prompts whose answers are health data, and urgent-only prompts' ordinary twins."""
+    if not has_app_context():
+        return frozenset(), {}
+    store = current_app.extensions["ivr.store"]
+    return store.private_nodes, store.urgent_aliases
+
+
 def events(redis, sid: str) -> list[dict]:
-    return [json.loads(e) for e in redis.lrange(key("call_events", sid=sid), 0, -1)]
+    """A call's events as a manager may see them: the screening and crisis part as one step."""
+    return for_managers([json.loads(e) for e in redis.lrange(key("call_events", sid=sid), 0, -1)])
+
+
+def for_managers(call_events: list[dict]) -> list[dict]:
+    """The call's path with the screening and crisis prompts (whose order and keys would tell
+    an individual's answers) folded into one "screening questions" step; no urgent flags."""
+    out: list[dict] = []
+    private = False
+    aliases = _flow_privacy()[1]
+    for event in call_events:
+        if event.get("node") in aliases:
+            event = {**event, "node": aliases[event["node"]]}
+        if event.get("type") in ("prompt", "passed"):
+            private = event.get("section") in PRIVATE_SECTIONS
+            if private and out and out[-1].get("type") == SCREENING:
+                continue
+            if private:
+                event = {"t": event.get("t"), "type": SCREENING}
+        elif private and event.get("type") not in ("callback_requested", "ended"):
+            continue
+        hidden = ("urgent", "a", "answered", "node") if private else ("urgent", "a", "answered")
+        out.append({k: v for k, v in event.items() if k not in hidden})
+    return out
 
 
 def path_text(call_events: list[dict], label=str) -> str:
     """The prompts heard and keys pressed, e.g. "Main menu [1] What IPT is [silence] ...";
     `label` names a node (ivr/reports/labels.py), its internal name by default."""
     parts = []
-    for event in call_events:
+    for event in for_managers(call_events):
         kind = event.get("type")
-        if kind == "prompt":
+        if kind == SCREENING:
+            parts.append("[screening questions]")
+        elif kind == "prompt":
             parts.append(label(event.get("node", "")))
         elif kind in ("key", "invalid_key"):
             parts.append(f"[{event.get('key', '?')}{'' if kind == 'key' else ' invalid'}]")

@@ -28,6 +28,7 @@ from ivr.line.flow import Flow
 from ivr.line.hours import Hours
 from ivr.line.words import phq2_total
 from ivr.store.keys import key
+from ivr.store.special import pressed_key
 
 # How a call ended that counts as "reached an end of the flow"; the rest are abandonments.
 FINISHED_OUTCOMES = {
@@ -97,7 +98,8 @@ class Figures:
                 if node == "screen_done":
                     once("screening_completed")
             elif kind == "key":
-                option = (self.flow.nodes.get(node, {}).get("options") or {}).get(event.get("key"))
+                options = self.flow.nodes.get(node, {}).get("options") or {}
+                option = options.get(pressed_key(event))
                 for name, value in ((option or {}).get("record") or {}).items():
                     answers[name] = value
                     if name == "risk":

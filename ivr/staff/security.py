@@ -27,10 +27,14 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    if settings.trust_proxy and not settings.public_base_url:
-        # Opt-in: only behind exactly one proxy we run, which sets these headers itself.
-        # Without it a caller could choose the URL our Twilio signature check uses.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    if settings.trust_proxy > 0:
+        # Opt-in: IVR_TRUST_PROXY is how many proxies we run in front (each appends to
+        # X-Forwarded-*); the client's address is read that many hops back, so sign-in
+        # throttling counts each person, not the TLS terminator. With IVR_PUBLIC_BASE_URL set
+        # (required in production) the Twilio signature is checked against it, never against a
+        # forwarded or Host header (ivr/line/signature.py).
+        hops = settings.trust_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     @app.after_request
     def security_headers(response: Response) -> Response:

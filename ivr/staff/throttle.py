@@ -1,9 +1,14 @@
-"""Slowing down password guessing: failed sign-ins are counted per username and per address.
+"""Slowing down password guessing without letting a stranger lock a worker out.
 
-After `login_max_failures` failures for a username (`login_max_failures_per_address` from one
-address: a team behind one proxy shares it), attempts are refused for a pause that starts
-at `login_lock_seconds` and doubles with every further failure, up to `login_lock_max_seconds`.
-Counters expire by themselves, so nobody has to unlock an account by hand.
+Failed sign-ins are counted per (username, address) and per address. After
+`login_max_failures` failures for one username from one address, or
+`login_max_failures_per_address` from one address whatever the usernames, sign-ins from that
+address (for that username, or for all) are refused for a pause that starts at
+`login_lock_seconds` and doubles with every further failure, up to `login_lock_max_seconds`.
+Nothing is counted per username alone: failing `ian`'s username from elsewhere pauses only
+that elsewhere, and `ian` signs in from his own address as usual. The address is the client's
+as seen through `IVR_TRUST_PROXY` trusted proxy hops (ivr/staff/security.py), so behind the
+TLS terminator staff do not all share the terminator's address. Counters expire by themselves.
 """
 
 from __future__ import annotations
@@ -31,17 +36,19 @@ return math.floor(pause)
 
 
 def _keys(username: str, address: str) -> list[tuple[str, str]]:
+    pair = f"{username}@{address}"
     return [
         (
-            key("login_failures", kind="user", who=username),
-            key("login_lock", kind="user", who=username),
+            key("login_failures", kind="user", who=pair),
+            key("login_lock", kind="user", who=pair),
         ),
         (key("login_failures", kind="ip", who=address), key("login_lock", kind="ip", who=address)),
     ]
 
 
 def seconds_to_wait(client: redis.Redis, username: str, address: str) -> int:
-    """How long sign-ins for this username or from this address are paused (0 = go ahead)."""
+    """How long sign-ins for this username from this address, or from this address at all, are
+    paused (0 = go ahead)."""
     with client.pipeline(transaction=False) as pipe:
         for _, lock in _keys(username, address):
             pipe.ttl(lock)

@@ -74,9 +74,15 @@ class CallbackRecords:
             mapping={
                 k: _seal(_flat(v)) if k in ENCRYPTED_FIELDS else _flat(v)
                 for k, v in callback.items()
-                if k not in ("status", "created_at", "is_update")
+                if k not in ("status", "created_at", "is_update", "merged", "call_sid")
+                # Once urgent, always urgent: an update never takes a risk disclosure back.
+                and not (k == "urgent" and not v and callback.get("is_update"))
             },
         )
+        pipe.hsetnx(cb_key, "call_sid", callback["call_sid"])  # the call that made it
+        if callback.get("merged"):  # a repeat call (ivr/line/limits.py merged): counted
+            pipe.hincrby(cb_key, "repeat_calls", 1)
+            pipe.hset(cb_key, "last_repeat_at", _flat(created))
         if callback.get("phone"):
             self._index_subject(pipe, callback["phone"], "callback:" + ref)
         pipe.hsetnx(cb_key, "created_at", created)
@@ -167,10 +173,21 @@ CALLBACK_BOOLS = {
     "caller_finished",
     "test",
 }
-CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts"}
+CALLBACK_NUMBERS = {"created_at", "phq2_total", "attempts", "repeat_calls"}
 CALLBACK_JSON = {"answers", "heard"}
-# Personal data: encrypted at rest.
-ENCRYPTED_FIELDS = {"phone", "answers", "interpreter_language"}
+# Personal and health data: encrypted at rest. `urgent` stays readable (the queue sorts and the
+# figures count by it; the queue's order shows it anyway), and so do the intake team's fields.
+ENCRYPTED_FIELDS = {
+    "phone",
+    "answers",
+    "phq2_total",
+    # What a caller said or asked for (speech results, an interpreter's language).
+    "speech",
+    "transcript",
+    "transcripts",
+    "language",
+    "interpreter_language",
+}
 
 
 def decode_callback(raw: dict) -> dict:

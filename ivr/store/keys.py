@@ -6,6 +6,9 @@ Keys holding personal data expire or are purged (see the retention notes beside 
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 PREFIX = "ivr"
 
 TEMPLATES: dict[str, str] = {
@@ -70,9 +73,90 @@ TEMPLATES: dict[str, str] = {
     "test_call": "test_call:{sid}",
     "test_calls": "test_calls",  # zset: test calls in progress, scored by when they expire
     "test_call_lock": "test_call:{sid}:lock",  # string while one step of a test call runs
+    # Data-protection requests (ivr/privacy/subjects.py): when each number was erased (zset: keyed
+    # hash of the number -> time), so a request of theirs still waiting in a journal on disk is
+    # dropped at delivery, never queued. Trimmed to the retention period.
+    "erased_subjects": "privacy:erased",
+}
+
+
+@dataclass(frozen=True)
+class Holds:
+    """What a key template holds about the people who call, and how erase and export find a
+    person's entries in it. Every template declares one (tests/test_subject_rights.py fails
+    otherwise), so `ivr subject-export` and `ivr subject-erase` cannot miss a new kind of key.
+
+    found_by:
+      "callback"  one key per callback request ({id}): exported, deleted on erase
+      "call"      one key per call ({sid}): exported, deleted on erase
+      "number"    keyed by the number's keyed hash ({hash}, any other part scanned): deleted
+      "index"     a sorted set whose members are callback ids or CallSids: the member removed
+      "audit"     a stream of audit entries naming a callback: kept as who/when/what only
+      "tombstone" the record of erasures itself (holds keyed hashes, never a number)
+      "none"      nothing about a caller (counters, staff accounts, API tokens, settings)
+    """
+
+    personal: bool
+    found_by: str
+    why: str = ""
+
+
+def _h(found_by: str, why: str = "") -> Holds:
+    return Holds(found_by not in ("none",), found_by, why)
+
+
+HOLDS: dict[str, Holds] = {
+    "call_state": _h("call"),
+    "call_log": _h("call"),
+    "call_events": _h("call"),
+    "calls_by_start": _h("index"),
+    "callback": _h("callback"),
+    "callback_for_call": _h("call"),
+    "callbacks_by_created": _h("index"),
+    "callbacks_by_status": _h("index"),
+    "callback_queue": _h("index"),
+    "callback_refs": _h("none", "bare six-digit references, kept so none is ever reissued"),
+    "fig_day": _h("none", "anonymous counters"),
+    "fig_intake": _h("none", "anonymous counters"),
+    "fig_counted": _h("callback"),
+    "calls_by_outcome": _h("index"),
+    "calls_open": _h("index"),
+    "purged_until": _h("none", "a time"),
+    "subject_index": _h("number"),
+    "calls_per_minute": _h("number"),
+    "callbacks_per_day": _h("number"),
+    "api_tokens": _h("none", "token hashes and names"),
+    "callback_leases": _h("index"),
+    "callback_scheduled": _h("index"),
+    "callback_attempts": _h("callback"),
+    "callback_audit": _h("audit"),
+    "audit": _h("audit"),
+    "bridge": _h("none", "a callback id for a few minutes while a worker is connected"),
+    "user": _h("none", "staff accounts"),
+    "users": _h("none", "staff accounts"),
+    "login_failures": _h("none", "staff sign-in counters (username, address); they expire"),
+    "login_lock": _h("none", "staff sign-in pauses; they expire"),
+    "staff_session": _h("none", "a staff username; expires"),
+    "erased_subjects": _h("tombstone"),
+    "flow_approval": _h("none", "who approved which flow file"),
+    "flow_approvals": _h("none", "who approved which flow file"),
+    "test_call": _h("none", "a staff member's test call through /try; expires when idle"),
+    "test_calls": _h("none", "staff test calls in progress"),
+    "test_call_lock": _h("none", "a lock while a test call's step runs"),
+    "alert_outbox": _h("none", "urgent alerts to duty staff: a reference and a link only"),
+    "alert_message": _h("none", "an alert to a duty contact (staff): a reference and a link"),
+    "alert_planned": _h("none", "that an alert for a reference was queued; expires"),
+    "alert_failures": _h("none", "alerts that failed, for managers: references only"),
+    "replication_fence": _h("none", "a Redis replication marker"),
 }
 
 
 def key(name: str, **parts: object) -> str:
     """The full Redis key for a template name, e.g. key("callback", id="123456")."""
     return f"{PREFIX}:" + TEMPLATES[name].format(**parts)
+
+
+def pattern(name: str, **parts: object) -> str:
+    """A SCAN pattern for a template: the given parts filled in, every other part "*"."""
+    names = re.findall(r"{(\w+)}", TEMPLATES[name])
+    return key(name, **{part: parts.get(part, "*") for part in names})

@@ -30,6 +30,7 @@ from ivr.store.crypto import DataKeys, install_data_keys
 from ivr.store.crypto import open_field as _open
 from ivr.store.crypto import seal_field as _seal
 from ivr.store.keys import key
+from ivr.store.special import stored_event
 
 
 class StepConflict(Exception):
@@ -153,6 +154,9 @@ class Store(CallbackRecords):
         # Service figures (ivr/reports/figures.py), counted in the same MULTI as each step; set by
         # create_app. None means no counting (e.g. a bare Store in a script).
         self.figures = None
+        # Prompts whose answers are health data: their keys are stored encrypted (special.py).
+        self.private_nodes: frozenset[str] = frozenset()
+        self.urgent_aliases: dict[str, str] = {}  # urgent-only prompts -> their ordinary twin
 
     # --- a call in progress ---------------------------------------------------------------
     def load_call(self, sid: str) -> CallState:
@@ -296,7 +300,8 @@ class Store(CallbackRecords):
     def _log_call(self, pipe, sid: str, events: list[dict], log_fields: dict) -> None:
         log_key, events_key = key("call_log", sid=sid), key("call_events", sid=sid)
         if events:
-            pipe.rpush(events_key, *(json.dumps(e, separators=(",", ":")) for e in events))
+            kept = (stored_event(e, self.private_nodes) for e in events)
+            pipe.rpush(events_key, *(json.dumps(e, separators=(",", ":")) for e in kept))
             pipe.expire(events_key, self.retention_seconds)
         if log_fields:
             started = log_fields.get("started_at")

@@ -1,0 +1,89 @@
+"""Limits that bite (issue 11, finding 7): a keyed-in number counts against its own daily limit,
+and repeat urgent requests from one number merge into its open urgent request: never refused,
+never duplicated, never crowding out everyone else."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ivr import create_app
+from ivr.twilio_sim.phone import SimulatedCall
+from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+from tests.test_reference_retries import references_in
+
+KEYED = "07700900999"
+AT_RISK = "+447700900313"
+
+
+@pytest.fixture
+def limited(open_hours, redis_client):
+    app = create_app(replace(open_hours, calls_per_minute=0, callbacks_per_day=3))
+    yield lambda **kw: SimulatedCall(
+        FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN, **kw
+    ).dial()
+    app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_withheld_caller_cannot_queue_request_after_request_for_one_number(
+    limited, redis_client, store
+):
+    heard = []
+    for _ in range(10):
+        call = limited(from_number="anonymous")
+        for key in ("3", KEYED + "#", "1", "1", "3"):  # keyed number, confirmed, voicemail, time
+            if not call.ended:  # a refused caller hears why and the call ends
+                call.press(key)
+        heard.append(call.all_heard())
+    assert sum("Your callback request is booked" in h for h in heard) == 3
+    assert all("cannot take another callback request" in h for h in heard[3:])
+    assert redis_client.zcard("ivr:callbacks:queue") == 3
+
+
+def at_risk_call(limited):
+    call = limited(from_number=AT_RISK)
+    # Risk yes (the request is made there and then), go on, then book: number, voicemail, time.
+    for key in ("2", "4", "4", "1", "1", "2", "1", "1", "3"):
+        call.press(key)
+    return call
+
+
+def test_repeat_urgent_requests_merge_into_the_open_one(limited, redis_client, store):
+    genuine = limited(from_number="+447700900888")
+    for key in "3113":
+        genuine.press(key)
+    calls = [at_risk_call(limited) for _ in range(5)]
+    for call in calls:
+        heard = call.all_heard()
+        assert "marked as urgent" in heard and "cannot take another" not in heard
+    refs = {references_in(" ".join(f"<Say>{t}</Say>" for t in c.transcript)) for c in calls}
+    queue = redis_client.zrange("ivr:callbacks:queue", 0, -1)
+    assert len(queue) == 2 and refs == {queue[0]}  # one urgent request, read to every call
+    urgent = store.callback(queue[0])
+    assert urgent["urgent"] is True and urgent["repeat_calls"] == 4
+    assert urgent["call_sid"] == calls[0].call_sid
+    assert store.callback(queue[1])["phone"] == "+447700900888"  # still in the queue
+
+
+def test_a_later_request_never_takes_urgency_back(limited, redis_client, store):
+    at_risk_call(limited)
+    again = limited(from_number=AT_RISK)
+    for key in "3113":  # a plain callback request this time
+        again.press(key)
+    queue = redis_client.zrange("ivr:callbacks:queue", 0, -1)
+    assert len(queue) == 1 and store.callback(queue[0])["urgent"] is True
+
+
+def test_a_test_call_never_joins_a_real_callers_urgent_request(limited, redis_client, store):
+    real = at_risk_call(limited)
+    rehearsal_sid = "CA" + "7" * 32
+    redis_client.set(f"ivr:test_call:{rehearsal_sid}", "1", ex=600)  # a /try test call
+    call = limited(from_number=AT_RISK, call_sid=rehearsal_sid)
+    for key in ("2", "4", "4", "1", "1", "2", "1", "1", "3"):
+        call.press(key)
+    requests = [store.callback(r) for r in redis_client.smembers("ivr:callbacks:refs")]
+    made = {cb["call_sid"]: cb for cb in requests if cb}
+    assert set(made) == {real.call_sid, rehearsal_sid}  # two requests, one of them a test
+    assert made[rehearsal_sid]["test"] is True and made[real.call_sid].get("test") is not True
+    assert made[real.call_sid].get("repeat_calls") in (None, 0)
