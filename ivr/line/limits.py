@@ -100,67 +100,110 @@ def _caller_hash(store: Store, from_field: str) -> str | None:
     return store.keys.phone_hash(number)
 
 
-def keyed_number_tally(
-    store: Store, settings, number: str | None, from_field: str, sid: str, moment: datetime
-) -> tuple[bool, dict | None]:
+def keyed_number_guard(
+    store: Store,
+    settings,
+    number: str | None,
+    from_field: str,
+    sid: str,
+    moment: datetime,
+    enforce: bool = True,
+) -> dict | None:
     """A keyed-in number counts against its own daily tally (so a withheld caller cannot queue
-    request after request for one number): whether this request is over it, and the guard that
-    joins it in the step's save script. Nothing when it is the caller ID (already counted)."""
+    request after request for one number): the guard that joins it in the step's save script,
+    which refuses the step there when the number is past its limit (voice.py's OverLimit path).
+    Nothing when it is the caller ID (already counted)."""
     limit = settings.callbacks_per_day
     if not number or limit <= 0 or store.keys is None or number == caller_id_number(from_field):
-        return False, None
+        return None
     tally = key(
         "callbacks_per_day", hash=store.keys.phone_hash(number), day=moment.strftime("%Y%m%d")
     )
     now = moment.timestamp()
-    with store.redis.pipeline(transaction=False) as pipe:
-        pipe.zremrangebyscore(tally, "-inf", now - DAY)
-        pipe.zrank(tally, sid)
-        pipe.zcard(tally)
-        _, rank, count = pipe.execute()
-    guard = {"key": tally, "member": sid, "score": repr(now), "cutoff": repr(now - DAY),
-             "limit": str(limit), "ttl": str(DAY * 2)}  # fmt: skip
-    return (rank if rank is not None else count) >= limit, guard
+    return {"key": tally, "member": sid, "score": repr(now), "cutoff": repr(now - DAY),
+            "limit": str(limit if enforce else -1), "ttl": str(DAY * 2)}  # fmt: skip
 
 
 # --- repeat requests from someone at risk: merged, never refused, never duplicated -------------
-def open_urgent_request(store: Store, number: str | None) -> str | None:
-    """The reference of this number's open urgent request, if it has one."""
-    if not number or store.keys is None:
-        return None
-    members = store.redis.hkeys(key("subject_index", hash=store.keys.phone_hash(number)))
-    refs = sorted(m.partition(":")[2] for m in members if m.startswith("callback:"))
-    with store.redis.pipeline(transaction=False) as pipe:
-        for ref in refs:
-            pipe.hmget(key("callback", id=ref), "urgent", "status", "test")
-        found = pipe.execute()
-    return next(
-        (ref for ref, (urgent, status, test) in zip(refs, found, strict=True)
-         if urgent == "1" and status not in (None, "closed") and test != "1"),
-        None,
-    )  # fmt: skip
+# KEYS[1] the caller's subject index (hash: "callback:<ref>" members); ARGV[1] the callback key
+# with an empty id (key("callback", id="")). Read only. Returns a flat list ref1, call_sid1,
+# ref2, call_sid2, ... of this number's open urgent requests (urgent "1", a status not
+# "closed", not a test), by reference. The callback keys are not declared in KEYS: fine on one
+# Redis, not on Cluster (docs/scaling.md), as with SAVE_STEP.
+OPEN_URGENT = """
+local refs = {}
+for _, member in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(member, 1, 9) == 'callback:' then table.insert(refs, string.sub(member, 10)) end
+end
+table.sort(refs)
+local found = {}
+for _, ref in ipairs(refs) do
+  local f = redis.call('HMGET', ARGV[1] .. ref, 'urgent', 'status', 'test', 'call_sid')
+  if f[1] == '1' and f[2] and f[2] ~= 'closed' and f[3] ~= '1' then
+    table.insert(found, ref)
+    table.insert(found, f[4] or '')
+  end
+end
+return found
+"""
 
 
-def reference_for(store: Store, number: str | None, allocate):
+class OpenUrgent:
+    """This caller ID's open urgent requests (reference -> the call that made it) and the
+    reference this call already has in Redis, read on the step's one read (Store.read_step),
+    so `reference_for` and `merged` ask Redis nothing. A withheld number reads nothing."""
+
+    def __init__(self, store: Store, from_field: str, sid: str):
+        number = caller_id_number(from_field)
+        self.index = (
+            key("subject_index", hash=store.keys.phone_hash(number))
+            if number and store.keys is not None
+            else None
+        )
+        self.sid = sid
+        self.requests: dict[str, str] = {}
+        self.for_call: str | None = None
+
+    def read(self, pipe):
+        if self.index is not None:
+            pipe.eval(OPEN_URGENT, 1, self.index, key("callback", id=""))
+            pipe.get(key("callback_for_call", sid=self.sid))
+        return self._take
+
+    def _take(self, results: list) -> None:
+        if results:
+            found, self.for_call = results
+            self.requests = dict(zip(found[::2], found[1::2], strict=True))
+
+    @property
+    def target(self) -> str | None:
+        """The reference of this number's open urgent request, if it has one."""
+        return next(iter(self.requests), None)
+
+
+def reference_for(open_urgent: OpenUrgent, number: str | None, allocate):
     """The allocator for a call from `number`: its open urgent request's reference if it has
     one (so whatever the caller asks for now joins the request intake is already working),
-    otherwise a new one. Remembered per call, like every reference (ivr/outage/recovery.py)."""
+    otherwise a new one. Remembered per call, like every reference (ivr/outage/recovery.py):
+    the step's save records a joined reference as the call's (`joined`) unless it has one."""
 
     def choose(sid: str) -> str:
-        for_call = key("callback_for_call", sid=sid)
-        target = open_urgent_request(store, number)
-        if target:
-            store.redis.set(for_call, target, nx=True, ex=86400 * 30)
-        return store.redis.get(for_call) if target else allocate(sid)
+        target = open_urgent.target if number else None
+        return (open_urgent.for_call or target) if target else allocate(sid)
 
     return choose
 
 
-def merged(store: Store, callback: dict) -> dict:
+def joined(open_urgent: OpenUrgent, ref: str | None) -> str | None:
+    """The reference to record as this call's in the save (SET NX), if it joins another's."""
+    return ref if ref and ref == open_urgent.target and not open_urgent.for_call else None
+
+
+def merged(open_urgent: OpenUrgent, callback: dict) -> dict:
     """A new request whose reference is another call's open request (see reference_for): an
     update to that request, kept urgent, counted as a repeat call; never a second request."""
-    owner, status = store.redis.hmget(key("callback", id=callback["id"]), "call_sid", "status")
-    if not owner or owner == callback["call_sid"] or status == "closed" or callback.get("test"):
+    owner = open_urgent.requests.get(callback["id"])
+    if not owner or owner == callback["call_sid"] or callback.get("test"):
         return callback
     return {**callback, "is_update": True, "merged": True, "urgent": True}
 

@@ -135,7 +135,8 @@ def _take_step(sid: str, turn: Turn | None) -> str:
     from_field = request.form.get("From", "")
     tallies = limits.Tallies(store, engine.settings, from_field, sid, moment, first=turn is None)
     pool = current_app.extensions["ivr.references"]
-    state = store.read_step(sid, [tallies.read, pool.top_up_reader(store)])
+    open_urgent = limits.OpenUrgent(store, from_field, sid)  # a repeat joins its open request
+    state = store.read_step(sid, [tallies.read, pool.top_up_reader(store), open_urgent.read])
     # What the flow's `callback_limit_reached` asks (limits.callback_checker): already read.
     g.callbacks_over = tallies.too_many_callbacks
     guards: list[dict | None] = []  # per-caller tallies the save joins (ivr/line/limits.py)
@@ -179,34 +180,39 @@ def _take_step(sid: str, turn: Turn | None) -> str:
         outcome = engine.handle(sid, state.data, state.node, state.step + 1, turn, moment)
     callback = outcome.callback or {}
     if callback and not callback.get("is_update"):  # a repeat joins its open urgent request
-        outcome.callback = callback = limits.merged(store, callback)
+        outcome.callback = callback = limits.merged(open_urgent, callback)
     # The daily limit is against robot diallers; it never turns away a caller at risk.
     limited = not (callback.get("is_update") or callback.get("urgent") or callback.get("test"))
     if callback and limited:
-        caller = request.form.get("From", "")
-        keyed_over, keyed = limits.keyed_number_tally(
-            store, engine.settings, callback.get("phone"), caller, sid, moment
+        caller_over = tallies.too_many_callbacks
+        # A keyed-in number's own tally is checked in the save (OverLimit below if past it).
+        keyed = limits.keyed_number_guard(
+            store, engine.settings, callback.get("phone"), from_field, sid, moment, not caller_over
         )
-        if tallies.too_many_callbacks or keyed_over:
+        if caller_over:
             outcome = limits.refusal(engine, outcome, "too_many_callbacks", moment)
-            guards.append(tallies.guard("callbacks", enforce=False))
-            guards.append(keyed and {**keyed, "limit": "-1"})
-        else:
-            guards.append(tallies.guard("callbacks"))
-            guards.append(keyed)
+        guards += [tallies.guard("callbacks", enforce=not caller_over), keyed]
     # A test call from /try never joins a real caller's request.
     number = None if outcome.data.get("test") else outcome.data.get("caller_number")
-    allocate = limits.reference_for(store, number, engine.allocate_reference)
+    allocate = limits.reference_for(open_urgent, number, engine.allocate_reference)
+    reserved = outcome.data.get("reserved_ref")
     recovery.reserve_reference(outcome, engine.flow, sid, allocate)
+    reserved = None if reserved else outcome.data.get("reserved_ref")
+    joins = limits.joined(open_urgent, reserved) if number else None
     try:
-        return _save(store, state, outcome, [g for g in guards if g])
-    except OverLimit as over:  # another call from this number got in first, past the limit
+        return _save(store, state, outcome, [g for g in guards if g], joins)
+    except OverLimit as over:  # past a limit (another call from this number got in first, or
+        # the keyed-in number's own daily tally): the calls tally's key, or a callbacks one
         phrase = "too_many_calls" if over.args[1] == tallies.calls_key else "too_many_callbacks"
-        return _save(store, state, limits.refusal(engine, outcome, phrase, moment))
+        return _save(store, state, limits.refusal(engine, outcome, phrase, moment), None, joins)
 
 
 def _save(
-    store: Store, state: CallState, outcome: Outcome, guards: list[dict] | None = None
+    store: Store,
+    state: CallState,
+    outcome: Outcome,
+    guards: list[dict] | None = None,
+    joins: str | None = None,
 ) -> str:
     twiml = degraded.with_state(outcome, state.sid, state.step + 1)
     after = CallState(
@@ -218,7 +224,7 @@ def _save(
         exists=True,
     )
     replicated = store.save_turn(
-        state, after, outcome.events, outcome.log, outcome.callback, guards, outcome.withdraw
+        state, after, outcome.events, outcome.log, outcome.callback, guards, outcome.withdraw, joins
     )
     if outcome.callback and not outcome.callback.get("is_update"):
         metrics.record_callback(bool(outcome.callback.get("urgent")))

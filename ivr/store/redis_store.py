@@ -200,6 +200,7 @@ class Store(CallbackRecords):
         callback: dict | None = None,
         guards: list[dict] | None = None,
         withdraw: str | None = None,
+        joins: str | None = None,
     ) -> bool:
         """Write one step of a call atomically in one round trip, or raise StepConflict if it
         was already taken (OverLimit(sid, tally key) if a guard's tally refuses it; nothing is
@@ -208,6 +209,8 @@ class Store(CallbackRecords):
         Returns False only when a callback was written and the replicas it must reach (WAIT)
         did not confirm it in time: the caller must not rely on Redis alone for it.
         `withdraw` names a callback request this call made and the caller then refused.
+        `joins` names another call's open urgent request this call's reference now is
+        (ivr/line/limits.py reference_for): recorded as the call's unless it has one already.
         """
         state_key = key("call_state", sid=before.sid)
         with self.redis.pipeline(transaction=False) as pipe:  # records commands, never sent
@@ -232,6 +235,8 @@ class Store(CallbackRecords):
             if not before.exists and after.data.get("caller_number"):
                 self._index_subject(pipe, after.data["caller_number"], "call:" + before.sid)
             self._log_call(pipe, before.sid, events, log_fields)
+            if joins:
+                pipe.set(key("callback_for_call", sid=before.sid), joins, nx=True, ex=FOR_CALL_TTL)
             if withdraw:
                 self._withdraw_callback(pipe, withdraw, after.data.get("caller_number"))
             if callback:
