@@ -63,6 +63,8 @@ def test_repeat_urgent_requests_merge_into_the_open_one(limited, redis_client, s
     urgent = store.callback(queue[0])
     assert urgent["urgent"] is True and urgent["repeat_calls"] == 4
     assert urgent["call_sid"] == calls[0].call_sid
+    # Each repeat call records the request it joined as its own (the journal's delivery reads it).
+    assert {redis_client.get(f"ivr:callback:by_call:{c.call_sid}") for c in calls} == refs
     assert store.callback(queue[1])["phone"] == "+447700900888"  # still in the queue
 
 
