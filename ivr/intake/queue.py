@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import redis
 
+from ivr.store.callbacks import SCHEDULED, TEST, URGENT
 from ivr.store.keys import key
 
 STATUSES = ("queued", "claimed", "scheduled", "escalated", "closed")
@@ -32,11 +33,20 @@ local id, now, actor = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local STATUS_KEYS = {queued = KEYS[5], claimed = KEYS[6], scheduled = KEYS[7], closed = KEYS[8],
                      escalated = KEYS[12]}
 local function field(name) return redis.call('HGET', KEYS[1], name) or '' end
+-- The open queue's score for a request in a status (queue_score in ivr/store/callbacks.py).
+local function queue_score(hash, st)
+  local s = tonumber(redis.call('HGET', hash, 'created_at')) or 0
+  if redis.call('HGET', hash, 'urgent') == '1' then s = s + @URGENT@ end
+  if st == 'scheduled' then s = s + @SCHEDULED@ end
+  if redis.call('HGET', hash, 'test') == '1' then s = s + @TEST@ end
+  return string.format('%.17g', s)
+end
 local function set_status(new)
   local old = field('status')
   if STATUS_KEYS[old] then redis.call('ZREM', STATUS_KEYS[old], id) end
   redis.call('ZADD', STATUS_KEYS[new], field('created_at'), id)
   redis.call('HSET', KEYS[1], 'status', new)
+  redis.call('ZADD', KEYS[4], 'XX', queue_score(KEYS[1], new), id)
 end
 local function audit(action, detail, stream, about)
   local entry = {'t', ARGV[2], 'who', actor, 'action', action, 'detail', detail,
@@ -61,7 +71,9 @@ local function unclaim()
 end
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
-""".replace("@MAXLEN@", str(AUDIT_MAXLEN))
+"""
+for _name, _value in (("MAXLEN", AUDIT_MAXLEN), ("URGENT", URGENT), ("SCHEDULED", SCHEDULED), ("TEST", TEST)):
+    _PRELUDE = _PRELUDE.replace(f"@{_name}@", repr(_value))
 
 # ARGV[4] lease expiry. The same worker claiming again renews the lease.
 CLAIM = (
@@ -183,8 +195,7 @@ return {'ok'}
 )
 
 # A repeat request (KEYS[1]) is closed as merged into another from the same number (KEYS[13]),
-# which keeps the urgent flag if either had it. ARGV[4] the other request's id, ARGV[5] its
-# urgent queue score (used only if the repeat was urgent and it was not).
+# which keeps the urgent flag if either had it. ARGV[4] the other request's id.
 MERGE = (
     _PRELUDE
     + """
@@ -206,7 +217,7 @@ if merged and merged ~= '' then merged = merged .. ',' .. id else merged = id en
 redis.call('HSET', KEYS[13], 'merged_from', merged)
 if field('urgent') == '1' and redis.call('HGET', KEYS[13], 'urgent') ~= '1' then
   redis.call('HSET', KEYS[13], 'urgent', '1')
-  redis.call('ZADD', KEYS[4], 'XX', ARGV[5], into)
+  redis.call('ZADD', KEYS[4], 'XX', queue_score(KEYS[13], into_status), into)
 end
 audit('merged', 'into ' .. into)
 audit('merged_in', id .. ' merged into this one', KEYS[14], into)

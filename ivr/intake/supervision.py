@@ -9,7 +9,6 @@ import time
 
 from ivr.intake.service import REFERENCE, Intake, IntakeError
 from ivr.staff import users
-from ivr.store.callbacks import queue_score
 from ivr.store.keys import key
 
 MANAGER_ROLES = ("manager", "admin")
@@ -59,9 +58,8 @@ def merge(service: Intake, ref: str, into: str, actor: str) -> dict:
     cb = service.get(ref, actor, action=None, now=now)
     if into not in {other["reference"] for other in related(service, cb)}:
         raise IntakeError(400, f"Request {into} is not from the same number as {ref}.")
-    keep = service.get(into, actor, action=None, now=now)
-    score = queue_score(float(keep.get("created_at") or now), True)
-    result = service.transitions.run("merge", ref, now, actor, into, repr(score), other=into)
+    service.get(into, actor, action=None, now=now)  # it exists
+    result = service.transitions.run("merge", ref, now, actor, into, other=into)
     if result[0] == "closed":
         raise IntakeError(409, "Only open requests can be merged.")
     if result[0] == "taken":

@@ -10,7 +10,7 @@ import redis
 
 from ivr import metrics
 from ivr.outage.journal import Journal
-from ivr.store.callbacks import queue_score
+from ivr.store.callbacks import SCHEDULED, TEST_FROM, URGENT, queue_created
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
 
@@ -18,24 +18,25 @@ BANDS = ("urgent", "routine")
 
 
 def queue_bands(client: redis.Redis, now: float) -> dict[str, tuple[int, float]]:
-    """Open callback requests (not yet closed) per band: (how many, seconds the oldest has
-    waited). Urgent ones sort before every routine one in the queue (see queue_score)."""
-    boundary = queue_score(0.0, urgent=False)  # urgent scores are all below it
-    queue = key("callback_queue")
+    """Open callback requests (not yet closed, not from test calls) per band: (how many, seconds
+    the oldest has waited). Each band is ready-to-call then scheduled, oldest first (queue_score)."""
+    queue, out = key("callback_queue"), {}
+    parts = {
+        "urgent": [("-inf", f"({URGENT + SCHEDULED}"), (URGENT + SCHEDULED, "(0")],
+        "routine": [(0, f"({SCHEDULED}"), (SCHEDULED, f"({TEST_FROM}")],
+    }
     with client.pipeline(transaction=False) as pipe:
-        pipe.zcount(queue, "-inf", f"({boundary}")
-        pipe.zrangebyscore(queue, "-inf", f"({boundary}", start=0, num=1, withscores=True)
-        pipe.zcount(queue, boundary, "+inf")
-        pipe.zrangebyscore(queue, boundary, "+inf", start=0, num=1, withscores=True)
-        urgent_n, urgent_first, routine_n, routine_first = pipe.execute()
-    shift = {"urgent": queue_score(0.0, urgent=True), "routine": boundary}
-    out = {}
-    for band, count, first in (
-        ("urgent", urgent_n, urgent_first),
-        ("routine", routine_n, routine_first),
-    ):
-        oldest = now - (first[0][1] - shift[band]) if first else 0.0
-        out[band] = (int(count), max(oldest, 0.0))
+        for ranges in parts.values():
+            for low, high in ranges:
+                pipe.zcount(queue, low, high)
+                pipe.zrangebyscore(queue, low, high, start=0, num=1, withscores=True)
+        found = iter(pipe.execute())
+    for band, ranges in parts.items():
+        count, firsts = 0, []
+        for _ in ranges:
+            count += next(found)
+            firsts += [queue_created(score) for _, score in next(found)]
+        out[band] = (count, max(now - min(firsts), 0.0) if firsts else 0.0)
     return out
 
 

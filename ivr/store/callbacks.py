@@ -92,8 +92,8 @@ class CallbackRecords:
             pipe.zadd(
                 key("callbacks_by_status", status=callback["status"]), {ref: created}, nx=True
             )
-        # Urgent requests sort before every ordinary one; within each, oldest first.
-        score = queue_score(created, bool(callback.get("urgent")))
+        # The queue's score is its display order (see queue_score).
+        score = queue_score(created, bool(callback.get("urgent")), test=bool(callback.get("test")))
         if callback.get("is_update"):
             pipe.zadd(key("callback_queue"), {ref: score}, xx=True, lt=True)
         else:
@@ -153,8 +153,24 @@ class CallbackRecords:
         return items, next_cursor
 
 
-def queue_score(created_at: float, urgent: bool) -> float:
-    return created_at - (1e11 if urgent else 0)
+# The open queue's score puts it in the order the queue page shows it, so one page is one ZRANGE:
+# the urgent band first; in each band those ready to call, then those scheduled (their next
+# attempt not yet due); in each of those, oldest first. Requests from test calls (/try) come after
+# every real one, in the same order. A creation time is below SCHEDULED (until the year 3554).
+URGENT, SCHEDULED, TEST = -1e11, 5e10, 2e11
+TEST_FROM = 1e11  # every real request scores below this, every test call's request above
+
+
+def queue_score(created_at: float, urgent: bool, scheduled: bool = False, test: bool = False):
+    """Where a request sits in the open queue (the Lua twin is in ivr/intake/queue.py)."""
+    return (
+        created_at + (URGENT if urgent else 0) + (SCHEDULED if scheduled else 0) + (TEST if test else 0)
+    )
+
+
+def queue_created(score: float) -> float:
+    """The creation time a queue score was made from."""
+    return score % SCHEDULED
 
 
 def _flat(value) -> str:
