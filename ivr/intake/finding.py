@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from ivr.intake.service import REFERENCE, Intake
+from ivr.store.callbacks import SCHEDULED, TEST_FROM, URGENT
 from ivr.store.keys import key
 
 PER_PAGE = 50  # rows per page on the queue page's views
@@ -45,6 +46,8 @@ def find(
     if (search or "").strip() and not digits:
         # a name or other text matches nobody (the page says how to search)
         return Found([], 0, 1, 1, None)
+    if not digits and per_page and status != "closed":
+        return _page(service, status, page, per_page, now, test)
     refs = _only(service, _view(service, status), test)
     if status == "closed" and not digits and per_page:  # only one page's hashes are read
         total, pages = len(refs), max(1, -(-len(refs) // per_page))
@@ -79,6 +82,51 @@ def find(
     page = min(max(1, page), pages)
     start = (page - 1) * per_page
     return Found(rows[start : start + per_page], total, page, pages, elsewhere)
+
+
+def _page(
+    service: Intake, status: str | None, page: int, per_page: int, now: float, test: bool
+) -> Found:
+    """One page of an open view, reading only that page's requests: the queue's score is its
+    display order (queue_score), so a page is one ZRANGE. One status: the queue order of that
+    status's members (the view's ids only, from one ZINTER; the whole queue is never read)."""
+    low, high = (f"({TEST_FROM}", "+inf") if test else ("-inf", f"({TEST_FROM}")
+    queue = key("callback_queue")
+    if status is None:
+        total = service.redis.zcount(queue, low, high)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        refs = service.redis.zrangebyscore(queue, low, high, (page - 1) * per_page, per_page)
+    else:
+        index = key("callbacks_by_status", status=status)
+        ranked = service.redis.zinter({queue: 1, index: 0}, withscores=True)
+        refs = [ref for ref, score in ranked if (score > TEST_FROM) == test]
+        total = len(refs)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        refs = refs[(page - 1) * per_page : page * per_page]
+    rows = [service.describe(cb, now) for cb in service._load(refs)]
+    return Found(rows, total, page, pages, None)
+
+
+def first_waiting(service: Intake, now: float | None = None) -> str | None:
+    """The request at the top of the open queue that nobody is working on (what "claim the
+    next" takes): the ready part of each band, a few at a time, passing over the claimed and
+    escalated ones (the only others there)."""
+    now = now or time.time()
+    service.transitions.sweep(now)
+    queue = key("callback_queue")
+    for low, high in (("-inf", f"({URGENT + SCHEDULED}"), (0, f"({SCHEDULED}")):
+        start = 0
+        while refs := service.redis.zrangebyscore(queue, low, high, start, 20):
+            with service.redis.pipeline(transaction=False) as pipe:
+                for ref in refs:
+                    pipe.hget(key("callback", id=ref), "status")
+                for ref, held in zip(refs, pipe.execute(), strict=True):
+                    if held == "queued":
+                        return ref
+            start += len(refs)
+    return None
 
 
 def _only(service: Intake, refs: list[str], test: bool) -> list[str]:

@@ -75,7 +75,7 @@ def queue_page():
     test = request.args.get("test") == "1"
     service, settings = intake(), current_app.config["SETTINGS"]
     found = find(service, status, search, page, PER_PAGE, test=test)
-    live = board.strip(service.queue())
+    live = board.live(service)
     notices = board.manager_notices(service.redis, settings) if _is_manager() else None
     return render_template(
         "intake/queue.html",
@@ -111,7 +111,7 @@ def queue_rows():
 def queue_live():
     """What the open queue page polls: its rows, the live strip, the title and the urgent
     requests waiting (so the page can announce a new one)."""
-    live = board.strip(intake().queue())
+    live = board.live(intake())
     return jsonify(
         rows=_page_rows(),
         strip=render_template("intake/strip.html", live=live),

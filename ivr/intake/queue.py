@@ -72,7 +72,8 @@ end
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 """
-for _name, _value in (("MAXLEN", AUDIT_MAXLEN), ("URGENT", URGENT), ("SCHEDULED", SCHEDULED), ("TEST", TEST)):
+_CONSTANTS = {"MAXLEN": AUDIT_MAXLEN, "URGENT": URGENT, "SCHEDULED": SCHEDULED, "TEST": TEST}
+for _name, _value in _CONSTANTS.items():
     _PRELUDE = _PRELUDE.replace(f"@{_name}@", repr(_value))
 
 # ARGV[4] lease expiry. The same worker claiming again renews the lease.

@@ -19,7 +19,7 @@ BANDS = ("urgent", "routine")
 
 def queue_bands(client: redis.Redis, now: float) -> dict[str, tuple[int, float]]:
     """Open callback requests (not yet closed, not from test calls) per band: (how many, seconds
-    the oldest has waited). Each band is ready-to-call then scheduled, oldest first (queue_score)."""
+    the oldest has waited). Each band: ready to call, then scheduled; oldest first (queue_score)."""
     queue, out = key("callback_queue"), {}
     parts = {
         "urgent": [("-inf", f"({URGENT + SCHEDULED}"), (URGENT + SCHEDULED, "(0")],

@@ -163,9 +163,8 @@ TEST_FROM = 1e11  # every real request scores below this, every test call's requ
 
 def queue_score(created_at: float, urgent: bool, scheduled: bool = False, test: bool = False):
     """Where a request sits in the open queue (the Lua twin is in ivr/intake/queue.py)."""
-    return (
-        created_at + (URGENT if urgent else 0) + (SCHEDULED if scheduled else 0) + (TEST if test else 0)
-    )
+    shift = (URGENT if urgent else 0) + (SCHEDULED if scheduled else 0) + (TEST if test else 0)
+    return created_at + shift
 
 
 def queue_created(score: float) -> float:
