@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from ivr import create_app
 from ivr.staff.users import create_user
+from ivr.store.callbacks import queue_score
 
 # Hears what IPT is and the four difficulties, back to the menu (0), then the screening.
 LISTENED_THEN_SCREENED = ["1", "1", "0", *SCREENED_URGENT_KEYS]
@@ -100,9 +101,11 @@ def test_an_urgent_call_while_the_queue_is_open_changes_the_title_and_the_live_s
 ):
     create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
     routine = request_callback(from_number="+447700900456")
-    # A request from ten days ago, long past its target.
+    # A request from ten days ago, long past its target (its queue score says when, too).
     late = request_callback(from_number="+447700900789")
-    redis_client.hset(f"ivr:callback:{late}", "created_at", repr(time.time() - 10 * 86400))
+    created = time.time() - 10 * 86400
+    redis_client.hset(f"ivr:callback:{late}", "created_at", repr(created))
+    redis_client.zadd("ivr:callbacks:queue", {late: queue_score(created, urgent=False)})
     page.goto(f"{live_server}/login?next=/intake/")
     page.get_by_label("Username").fill("sam")
     page.get_by_label("Password").fill(STAFF_PASSWORD)

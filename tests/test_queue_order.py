@@ -1,0 +1,151 @@
+"""The open queue read a page at a time (issue 14): the queue's score is its display order, so
+each page and the live strip must be exactly what reading and sorting every request gave
+(issue 10's order: the urgent band first, in each band those ready to call before those
+scheduled, then oldest; test calls' requests apart). Wrong score encoding fails here."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ivr.intake import board
+from ivr.intake.finding import find, first_waiting
+from ivr.intake.service import Intake
+from ivr.line.hours import Hours
+from ivr.store.keys import key
+
+# (urgent, what the team did with it, test call); created oldest first, half a day apart
+MIX = [
+    (False, "scheduled", False),
+    (True, "", False),
+    (False, "", False),
+    (True, "scheduled", False),
+    (False, "claimed", False),
+    (True, "escalated", False),
+    (False, "", True),
+    (False, "due", False),
+    (True, "", False),
+    (False, "scheduled", False),
+    (True, "claimed", False),
+    (False, "", False),
+    (True, "scheduled", False),
+    (False, "escalated", False),
+]
+
+
+@pytest.fixture
+def service(app, store):
+    settings = app.config["SETTINGS"]
+    return Intake(store, settings, Hours.from_settings(settings))
+
+
+def mixed_queue(store, service) -> None:
+    now = time.time()
+    start = now - 6 * 86400  # half a day apart: the oldest overdue, the newest not
+    for n, (urgent, done, test) in enumerate(MIX):
+        ref = str(200000 + n)
+        callback = {"id": ref, "reference": ref, "call_sid": f"CA{n:032d}",
+                    "phone": f"+4477009{n:05d}", "voicemail_ok": False, "preferred_time": "any",
+                    "urgent": urgent, "created_at": start + n * 43200 + 0.25,
+                    "status": "queued"}  # fmt: skip
+        if test:
+            callback["test"] = True
+        with store.redis.pipeline(transaction=True) as pipe:
+            store.write_callback(pipe, callback)
+            pipe.execute()
+        if not done:
+            continue
+        assert service.transitions.run("claim", ref, now, f"w{n}", repr(now + 600)) == ["ok"]
+        if done == "claimed":
+            continue
+        later = {"scheduled": repr(now + 3600 + n), "due": repr(now - 1), "escalated": ""}[done]
+        new = "escalated" if done == "escalated" else "scheduled"
+        outcome = ("no_answer", new, later, "", "{}", "0", "attempt 1")
+        assert service.transitions.run("outcome", ref, now, f"w{n}", 0, *outcome) == ["ok"]
+
+
+def sorted_the_old_way(service, now: float, test: bool = False) -> list[dict]:
+    """Issue 10's read: every open request, sorted in Python (the order this must keep)."""
+    refs = service.redis.zrange(key("callback_queue"), 0, -1)
+    rows = [service.describe(cb, now) for cb in service._load(refs)]
+    rows = [r for r in rows if bool(r.get("test")) == test]
+    rows.sort(key=lambda r: float(r["created_at"]) - (1e11 if r.get("urgent") else 0))
+    rows.sort(
+        key=lambda r: (
+            not r.get("urgent"),
+            r["status"] == "scheduled" and r["next_attempt_at"] > now,
+        )
+    )
+    return rows
+
+
+def old_strip(rows: list[dict]) -> dict:
+    """Issue 10's live strip, counted from every open request."""
+    urgent = [r for r in rows if r.get("urgent") and r["status"] != "claimed"]
+    working: dict[str, list[str]] = {}
+    for r in rows:
+        if r["status"] == "claimed":
+            working.setdefault(r["claimed_by"], []).append(r["reference"])
+    return {
+        "waiting": sum(r["status"] == "queued" for r in rows),
+        "urgent": len(urgent),
+        "urgent_refs": sorted(r["reference"] for r in urgent),
+        "overdue": sum(bool(r["overdue"]) for r in rows),
+        "escalated": sum(r["status"] == "escalated" for r in rows),
+        "oldest_seconds": max(r["age_seconds"] for r in rows),
+        "working": sorted(working.items()),
+    }
+
+
+def test_pages_of_a_mixed_queue_come_in_the_order_reading_everything_gave(store, service):
+    mixed_queue(store, service)
+    now = time.time()
+    service.transitions.sweep(now)  # the "due" one goes back to queued, as find() would do
+    expected = sorted_the_old_way(service, now)
+    pages = [find(service, None, "", p, 4, now=now) for p in (1, 2, 3, 4)]
+    assert [p.total for p in pages] == [13] * 4 and pages[0].pages == 4
+    got = [r["reference"] for p in pages for r in p.rows]
+    assert got == [r["reference"] for r in expected]
+    # the order that is: urgent ready (two claimed/escalated among them), urgent scheduled, ...
+    assert [(r["urgent"], r["status"]) for r in expected][:6] == [
+        (True, "queued"), (True, "escalated"), (True, "queued"), (True, "claimed"),
+        (True, "scheduled"), (True, "scheduled"),
+    ]  # fmt: skip
+    assert got[-2:] == ["200000", "200009"]  # routine scheduled last, oldest first
+
+    tests = find(service, None, "", 1, 4, now=now, test=True)
+    assert [r["reference"] for r in tests.rows] == ["200006"] and tests.total == 1
+
+    for status in ("queued", "claimed", "scheduled", "escalated"):
+        view = find(service, status, "", 1, 50, now=now)
+        assert [r["reference"] for r in view.rows] == [
+            r["reference"] for r in expected if r["status"] == status
+        ], status
+
+    strip = board.live(service, now)
+    old = old_strip(expected)  # the oldest wait from the score: to some microseconds
+    assert strip["oldest_seconds"] == pytest.approx(old.pop("oldest_seconds"), abs=0.001)
+    assert {k: v for k, v in strip.items() if k != "oldest_seconds"} == old
+    assert 0 < strip["overdue"] < 13 and strip["escalated"] == 2 and strip["waiting"] == 5
+
+    assert first_waiting(service, now) == "200001"  # the oldest urgent one nobody holds
+
+
+def test_the_score_follows_a_status_change_and_a_merge(store, service):
+    mixed_queue(store, service)
+    now = time.time()
+    # the scheduled urgent request is claimed again: back among the urgent ready ones, in age
+    assert service.transitions.run("claim", "200003", now, "nia", repr(now + 600)) == ["ok"]
+    expected = sorted_the_old_way(service, now)
+    got = [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows]
+    assert got == [r["reference"] for r in expected]
+    assert got.index("200003") < got.index("200005")
+    # a routine scheduled request takes in an urgent repeat: it moves to the urgent band's
+    # scheduled part (not its ready part)
+    merged = service.transitions.run("merge", "200008", now, "nia", "200009", other="200009")
+    assert merged == ["ok"]
+    expected = sorted_the_old_way(service, now)
+    got = [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows]
+    assert got == [r["reference"] for r in expected]
+    assert got[:5] == ["200001", "200003", "200005", "200010", "200009"]
