@@ -32,7 +32,7 @@ from ivr.store.keys import key  # noqa: E402
 PASSWORD = "benchmark password"  # noqa: S105 (a throwaway account in a throwaway Redis)
 
 
-def fill_queue(store, count: int) -> list[str]:
+def fill_queue(store, count: int, urgent_every: int = 20) -> list[str]:
     refs, now = [], time.time()
     for chunk in range(0, count, 5000):
         with store.redis.pipeline(transaction=True) as pipe:
@@ -41,7 +41,7 @@ def fill_queue(store, count: int) -> list[str]:
                 store._write_callback(
                     pipe,
                     {"id": ref, "reference": ref, "phone": f"+4477{n:07d}", "status": "queued",
-                     "created_at": now - n * 60, "urgent": n % 20 == 0, "voicemail_ok": True,
+                     "created_at": now - n * 60, "urgent": n % urgent_every == 0, "voicemail_ok": True,
                      "preferred_time": "any", "answers": {}, "heard": []},
                 )  # fmt: skip
                 refs.append(ref)
@@ -86,6 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--claimers", type=int, default=16)
+    # every Nth request is urgent (the strip lists the open urgent references, so this matters)
+    parser.add_argument("--urgent-every", type=int, default=20)
     args = parser.parse_args()
     with private_redis(*DURABLE) as url:
         settings = load_settings(
@@ -94,7 +96,7 @@ def main() -> None:
         app = create_app(settings)
         store = app.extensions["ivr.store"]
         started = time.perf_counter()
-        refs = fill_queue(store, args.requests)
+        refs = fill_queue(store, args.requests, args.urgent_every)
         print(f"filled {args.requests} in {time.perf_counter() - started:.0f} s", flush=True)
         create_user(store.redis, "bench", "intake", PASSWORD)
         client = app.test_client()
@@ -149,7 +151,7 @@ def main() -> None:
             for t in threads:
                 t.join()
             assert len(winners) == 1, winners
-    print(f"open requests: {args.requests}")
+    print(f"open requests: {args.requests}, one in {args.urgent_every} urgent")
     print(line("queue page (first page)", page_times))
     print(line("claim the next request", next_times))
     print(line("API list, 50 a page", api_times))
