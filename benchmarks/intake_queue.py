@@ -6,7 +6,7 @@ request (the top of the queue, then the claim script), a page of GET /api/v1/cal
 threads racing to claim each request (one wins, the rest are told who has it).
 
     .venv/bin/python benchmarks/intake_queue.py [--requests 500] [--claimers 16]
-    .venv/bin/python benchmarks/intake_queue.py --requests 100000 --claimers 4
+    .venv/bin/python benchmarks/intake_queue.py --requests 100000 --claimers 4 [--urgent-every 20]
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def fill_queue(store, count: int, urgent_every: int = 20) -> list[str]:
                 store._write_callback(
                     pipe,
                     {"id": ref, "reference": ref, "phone": f"+4477{n:07d}", "status": "queued",
-                     "created_at": now - n * 60, "urgent": n % urgent_every == 0, "voicemail_ok": True,
-                     "preferred_time": "any", "answers": {}, "heard": []},
+                     "created_at": now - n * 60, "urgent": n % urgent_every == 0,
+                     "voicemail_ok": True, "preferred_time": "any", "answers": {}, "heard": []},
                 )  # fmt: skip
                 refs.append(ref)
             pipe.execute()
