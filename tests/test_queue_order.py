@@ -149,3 +149,18 @@ def test_the_score_follows_a_status_change_and_a_merge(store, service):
     got = [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows]
     assert got == [r["reference"] for r in expected]
     assert got[:5] == ["200001", "200003", "200005", "200010", "200009"]
+
+
+def test_a_repeat_call_joining_a_scheduled_urgent_request_leaves_it_where_it_was(store, service):
+    mixed_queue(store, service)
+    now = time.time()
+    before = [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows]
+    repeat = {"id": "200012", "reference": "200012", "call_sid": "CA" + "9" * 32,
+              "phone": "+447700900012", "urgent": True, "created_at": now, "status": "queued",
+              "is_update": True, "merged": True}  # fmt: skip
+    with store.redis.pipeline(transaction=True) as pipe:
+        store.write_callback(pipe, repeat)
+        pipe.execute()
+    expected = [r["reference"] for r in sorted_the_old_way(service, now)]
+    assert [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows] == expected
+    assert expected == before  # still scheduled, still after the urgent ones ready to call

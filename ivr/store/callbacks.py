@@ -94,7 +94,9 @@ class CallbackRecords:
             )
         # The queue's score is its display order (see queue_score).
         score = queue_score(created, bool(callback.get("urgent")), test=bool(callback.get("test")))
-        if callback.get("is_update"):
+        if callback.get("merged"):
+            pass  # a repeat joining an open urgent request: already urgent, keeps its place
+        elif callback.get("is_update"):
             pipe.zadd(key("callback_queue"), {ref: score}, xx=True, lt=True)
         else:
             pipe.zadd(key("callback_queue"), {ref: score}, nx=True)
