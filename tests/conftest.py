@@ -90,6 +90,16 @@ def redis_server():
 
 
 @pytest.fixture
+def outage(redis_server):
+    """The Redis server, restarted after the test whatever happened (later tests need it)."""
+    try:
+        yield redis_server
+    finally:
+        if redis_server.process is None:
+            redis_server.start()
+
+
+@pytest.fixture
 def redis_client(redis_server):
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()

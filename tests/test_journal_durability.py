@@ -20,15 +20,6 @@ from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 
 
 @pytest.fixture
-def outage(redis_server):
-    try:
-        yield redis_server
-    finally:
-        if redis_server.process is None:
-            redis_server.start()
-
-
-@pytest.fixture
 def fsyncs(monkeypatch):
     """Every fsync this process makes: (path of the file, its size when it was synced)."""
     seen: list[tuple[str, int]] = []

@@ -22,16 +22,6 @@ from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 
 
 @pytest.fixture
-def outage(redis_server):
-    """The Redis server, restarted after the test whatever happened (later tests need it)."""
-    try:
-        yield redis_server
-    finally:
-        if redis_server.process is None:
-            redis_server.start()
-
-
-@pytest.fixture
 def make_app():
     """create_app, with every app's journal delivery stopped after the test."""
     made = []
