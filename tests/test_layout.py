@@ -106,3 +106,11 @@ def test_each_area_says_what_it_holds_and_may_import(package):
 def test_every_module_imports():
     for name, _ in modules():
         importlib.import_module(name)
+
+
+def test_the_readme_table_names_every_area():
+    """The README's "How it works" table is the newcomer's map: it must match `ls ivr/`."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    areas = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    missing = [area for area in areas if f"| `ivr/{area}/`" not in readme]
+    assert not missing, f"README's table lacks: {missing}"
