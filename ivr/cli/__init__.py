@@ -9,12 +9,26 @@ May import: every area (it is the top, beside create_app).
 from __future__ import annotations
 
 import click
+import redis
 
 from ivr.cli import call, callbacks, flows, number, privacy, reports, tokens, users
 from ivr.cli.common import load_local_env
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command: a Redis that cannot be reached is one plain line, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except redis.RedisError as exc:
+            raise click.ClickException(
+                f"Redis cannot be reached ({type(exc).__name__}: {exc}). Is the line's Redis"
+                " running? `scripts/dev` starts one for this checkout; REDIS_URL says where."
+            ) from exc
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """The IPT referral line's command line."""
     load_local_env()
