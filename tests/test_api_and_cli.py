@@ -130,7 +130,11 @@ def test_ivr_call_places_a_simulated_call_against_a_running_line(live_server, re
 def test_ivr_with_no_redis_says_so_instead_of_a_traceback(tmp_path):
     """An operator who runs `ivr` before the line's Redis is up gets one plain line."""
     gone = f"unix://{tmp_path}/no-redis.sock"
-    for args in (("api-token", "create", "me"), ("users", "list"), ("subject-export", "07700900123")):
+    for args in (
+        ("api-token", "create", "me"),
+        ("users", "list"),
+        ("subject-export", "07700900123"),
+    ):
         result = ivr(gone, *args)
         assert result.exit_code == 1, (args, result.output)
         assert "Redis cannot be reached" in result.output, (args, result.output)
