@@ -17,7 +17,7 @@ from ivr.outage.recovery import Deliverer
 from ivr.store.crypto import DataKeys
 from ivr.store.keys import HOLDS, TEMPLATES
 from tests.redis_scan import dump
-from tests.test_redis_outage import dial, fast_delivery, make_app, outage  # noqa: F401
+from tests.test_redis_outage import dial, fast_delivery, make_app  # noqa: F401
 
 NUMBER = "+447700900303"
 OTHER = "+447700900404"
