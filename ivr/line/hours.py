@@ -111,7 +111,7 @@ class Hours:
         """ "tomorrow, from 9 am" / "on Monday, from 9 am" / "on Tuesday the 2nd of January"."""
         local = moment.astimezone(self.tz)
         opening = self.next_opening(moment)
-        clock = _spoken_clock(opening.time())
+        clock = spoken_clock(opening.time())
         if opening.date() == local.date():
             return f"today, from {clock}"
         if opening.date() == local.date() + timedelta(days=1):
@@ -121,7 +121,8 @@ class Hours:
         return f"on {opening:%A} the {_ordinal(opening.day)} of {opening:%B}, from {clock}"
 
 
-def _spoken_clock(moment: time) -> str:
+def spoken_clock(moment: time) -> str:
+    """9 am, 1:30 pm: a time of day as the voice should say it."""
     hour = moment.hour % 12 or 12
     suffix = "am" if moment.hour < 12 else "pm"
     return f"{hour} {suffix}" if moment.minute == 0 else f"{hour}:{moment.minute:02d} {suffix}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ivr import phone
+from ivr.line.hours import spoken_clock
 
 
 def phq2_total(answers: dict) -> int | None:
@@ -74,9 +75,7 @@ def spoken_opening_at(hours, moment) -> str:
     """When the team next opens, said as a promise: "today at 9 am", "on Monday at 9 am"."""
     local = moment.astimezone(hours.tz)
     opening = hours.next_opening(moment)
-    hour = opening.hour % 12 or 12
-    clock = f"{hour}{'' if not opening.minute else f':{opening.minute:02d}'}"
-    clock += " am" if opening.hour < 12 else " pm"
+    clock = spoken_clock(opening.time())
     if opening.date() == local.date():
         return f"today at {clock}"
     if opening.date() == local.date() + timedelta(days=1):
