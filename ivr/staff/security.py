@@ -36,16 +36,20 @@ def init_app(app: Flask, settings: Settings) -> None:
         hops = settings.trust_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    every = list(HEADERS.items())
+    if settings.is_production:
+        every.append(("Strict-Transport-Security", HSTS))
+    # Staff pages, CSVs and API answers hold numbers and screening answers: no copy may stay in
+    # a shared computer's browser cache or in a proxy.
+    uncached = [*every, ("Cache-Control", "no-store")]
+
     @app.after_request
     def security_headers(response: Response) -> Response:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if settings.is_production:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
-        if not request.path.startswith("/static/"):
-            # Staff pages, CSVs and API answers hold numbers and screening answers: no copy
-            # may stay in a shared computer's browser cache or in a proxy.
-            response.headers.setdefault("Cache-Control", "no-store")
+        # A page's own value wins (as setdefault would), read in one pass over its headers:
+        # this runs on every webhook too.
+        present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118
+        wanted = every if request.path.startswith("/static/") else uncached
+        response.headers.extend([(n, v) for n, v in wanted if n.lower() not in present])
         return response
 
     # HTTP errors and Redis being down are answered by the site's error pages (staff/web.py: JSON
