@@ -113,3 +113,19 @@ def test_calls_from_one_number_booking_at_the_same_moment_cannot_pass_the_daily_
     refused = [a for a in answers if "cannot take another callback request" in a]
     assert len(booked) == 3 and len(refused) == 2
     assert redis_client.zcard(key("callback_queue")) == 3
+
+
+def test_the_final_status_callback_takes_two_round_trips_and_a_repeat_one(
+    counted_app, proxy, redis_client
+):
+    """Twilio's status callback closes the call log (read what the call did, then write its
+    outcome and count its ending): two round trips, and a repeat of it only one."""
+    book_callback(counted_app, proxy, "+447700900111")
+    call, transport = book_callback(counted_app, proxy, "+447700900444")
+    call.hang_up()
+    url, params, _ = call.requests[-1]
+    call.signed_post(url, params)  # Twilio sends it again
+    statuses = [trips for name, trips in transport.trips if name == "status"]
+    assert statuses[-2:] == [2, 1], transport.trips
+    log = redis_client.hgetall(key("call_log", sid=call.call_sid))
+    assert log["outcome"] == "callback_requested" and log["call_status"] == "completed"

@@ -3,6 +3,7 @@ and naming how each call ended."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from ivr.store.keys import key
@@ -84,10 +85,15 @@ def record_status(store: Store, sid: str, form, moment: datetime) -> None:
 def close_call(store: Store, sid: str, status: str, duration: str, moment: datetime) -> bool:
     """Give the call its outcome and count its ending, once; False if it was already closed."""
     log_key = key("call_log", sid=sid)
-    if not store.redis.hsetnx(log_key, "ended_at", moment.timestamp()):
+    # One round trip marks it closed and reads what the call did; one more writes its outcome.
+    with store.redis.pipeline(transaction=False) as pipe:
+        pipe.hsetnx(log_key, "ended_at", moment.timestamp())
+        pipe.hgetall(log_key)
+        pipe.lrange(key("call_events", sid=sid), 0, -1)
+        closed_here, log, stored_events = pipe.execute()
+    if not closed_here:
         return False  # already closed: a duplicate callback, or the sweep got there first
-    log = store.call_log(sid)
-    events = store.call_events(sid)
+    events = [json.loads(e) for e in stored_events]
     flow = store.figures.flow if store.figures is not None else None
     dial_nodes = frozenset(
         n for n, spec in (flow.nodes.items() if flow else ()) if spec.get("type") == "dial"
