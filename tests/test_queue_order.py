@@ -164,3 +164,32 @@ def test_a_repeat_call_joining_a_scheduled_urgent_request_leaves_it_where_it_was
     expected = [r["reference"] for r in sorted_the_old_way(service, now)]
     assert [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows] == expected
     assert expected == before  # still scheduled, still after the urgent ones ready to call
+
+
+def test_ivr_callbacks_rescore_puts_requests_scored_the_old_way_back_in_place(
+    store, service, redis_server
+):
+    """After upgrading from a release whose queue scores were creation times only, one
+    `ivr callbacks rescore` gives every open request its place; a second run moves nothing."""
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    mixed_queue(store, service)
+    now = time.time()
+    service.transitions.sweep(now)
+    expected = [r["reference"] for r in sorted_the_old_way(service, now)]
+    queue = key("callback_queue")
+    for ref, _ in store.redis.zrange(queue, 0, -1, withscores=True):  # the old release's scores
+        store.redis.zadd(
+            queue, {ref: float(store.redis.hget(key("callback", id=ref), "created_at"))}
+        )
+    assert [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows] != expected
+
+    env = {"REDIS_URL": redis_server.url}
+    first = CliRunner().invoke(main, ["callbacks", "rescore"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "14 open request(s) checked; 9 moved" in first.output
+    assert [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows] == expected
+    again = CliRunner().invoke(main, ["callbacks", "rescore"], env=env)
+    assert "14 open request(s) checked; 0 moved" in again.output

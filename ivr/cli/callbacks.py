@@ -43,3 +43,17 @@ def callbacks_sweep(every: int) -> None:
         if every <= 0:
             return
         time.sleep(every)
+
+
+@callbacks.command("rescore")
+def callbacks_rescore() -> None:
+    """Give every open request its place in the queue again (once, after upgrading from a
+    release whose queue scores were creation times only: issue 14's queue pages read the order
+    from the score). Safe to run any time: a request already in place is left as it is."""
+    from ivr.store.callbacks import rescore_queue
+
+    try:
+        seen, moved = rescore_queue(redis_client())
+    except redis.RedisError as exc:
+        raise click.ClickException(f"Redis is unavailable: {exc}") from exc
+    click.echo(f"{seen} open request(s) checked; {moved} moved to their place in the queue.")

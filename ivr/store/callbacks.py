@@ -169,6 +169,34 @@ def queue_score(created_at: float, urgent: bool, scheduled: bool = False, test: 
     return created_at + shift
 
 
+def rescore_queue(client, batch: int = 1000) -> tuple[int, int]:
+    """Set every open request's queue score from its hash (ivr callbacks rescore): (checked,
+    moved). The members are listed once first (paging by rank while scores change would skip
+    some), then a batch at a time: one round trip to read, one to write. ZADD XX never brings
+    back a request that left the queue meanwhile."""
+    queue = key("callback_queue")
+    members = client.zrange(queue, 0, -1, withscores=True)
+    moved = 0
+    for start in range(0, len(members), batch):
+        page = members[start : start + batch]
+        with client.pipeline(transaction=False) as pipe:
+            for ref, _ in page:
+                pipe.hmget(key("callback", id=ref), "created_at", "urgent", "status", "test")
+            fields = pipe.execute()
+        with client.pipeline(transaction=False) as pipe:
+            for (ref, score), (created, urgent, status, test) in zip(page, fields, strict=True):
+                if created is None:
+                    continue  # no hash (erased meanwhile): the queue's own sweep drops it
+                wanted = queue_score(
+                    float(created), urgent == "1", status == "scheduled", test == "1"
+                )
+                if wanted != score:
+                    pipe.zadd(queue, {ref: wanted}, xx=True)
+                    moved += 1
+            pipe.execute()
+    return len(members), moved
+
+
 def queue_created(score: float) -> float:
     """The creation time a queue score was made from."""
     return score % SCHEDULED
