@@ -62,3 +62,23 @@ def test_racing_confirmations_leave_by_call_naming_the_saved_request(app, phone,
     [ref] = saved
     assert ref in bodies[0].replace(", ", "").replace(". ", "")  # the one read to the caller
     assert redis_client.get(key("callback_for_call", sid=call.call_sid)) == ref
+
+
+def test_booking_callbacks_uses_up_one_reference_each_not_twenty(app, phone, redis_client):
+    """References are never reissued (there are 900,000): the pool of spare ones each process
+    keeps must reserve only what it hands out. It used to reserve twice its size whenever one was
+    taken and keep only one of them, so every booking used up about twenty: the space would run
+    out after some 45,000 bookings instead of 900,000."""
+    from ivr.outage.recovery import POOL_SIZE
+
+    booked = set()
+    for n in range(6):
+        call = phone(from_number=f"+44770090012{n}")
+        for keys in ("3", "1", "1", "3"):
+            call.press(keys)
+        booked.add(heard_reference(call.heard()))
+    assert len(booked) == 6
+    spare = len(app.extensions["ivr.references"]._spare)
+    assert spare <= POOL_SIZE
+    # every reserved reference was heard by a caller or waits in the pool
+    assert redis_client.scard(key("callback_refs")) <= len(booked) + POOL_SIZE

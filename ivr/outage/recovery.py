@@ -81,16 +81,16 @@ class ReferencePool:
         digest = hmac.new(self.keys.phone_hash("pool").encode(), sid.encode(), hashlib.sha256)
         return "0" + f"{int(digest.hexdigest(), 16) % 10 ** (REFERENCE_DIGITS - 1):0{5}d}"
 
-    def needs_top_up(self) -> bool:
-        return len(self._spare) < self.size
-
     def top_up_reader(self, store: Store):
         """A reader for Store.read_step: tops the pool up on the step's own read, if it needs it."""
 
         def read(pipe):
-            candidates = []
-            if self.needs_top_up():
-                candidates = [store.new_reference_candidate() for _ in range(self.size * 2)]
+            # Only as many as the pool lacks: a reserved reference is never reissued, so one
+            # reserved and not kept is lost for good (a candidate already taken just leaves the
+            # pool short until the next step).
+            with self._lock:
+                lacking = self.size - len(self._spare)
+            candidates = [store.new_reference_candidate() for _ in range(max(0, lacking))]
             for ref in candidates:
                 pipe.sadd(key("callback_refs"), ref)
 
