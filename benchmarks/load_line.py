@@ -114,10 +114,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="A B pairs")
     parser.add_argument("--line-dir", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--before", help="another checkout, served as A0 beside A and B")
+    parser.add_argument(
+        "--warm", type=float, default=3, help="seconds of the same load first, not measured"
+    )
     args = parser.parse_args()
     random.seed(os.getpid())
     with Servers(args.line_dir, args.before) as servers:
         print(f"procfile: {servers.command}")
+        # A server warms to the load it gets: Redis connections, worker threads and the
+        # interpreter's caches grow with concurrency, so each gets the same load first, as a
+        # server in service has had; a first measured round otherwise pays for it.
+        for name in servers.names if args.warm > 0 else ():
+            if args.mode == "closed":
+                closed(servers.base(name), args.callers, args.warm, Recorder())
+            else:
+                open_loop(servers.base(name), args.rate, args.kind, args.warm, Recorder())
         results: dict[str, list] = {name: [] for name in servers.names}
         for n in range(args.rounds):
             for name in servers.names:
