@@ -223,3 +223,65 @@ def test_odd_text_is_escaped_exactly_as_the_twilio_library_escapes_it():
         response.redirect(text or "step?s=1", method="POST")
         response.hangup()
         assert to_xml(response) == str(response), repr(text)
+
+
+def test_every_gather_listens_for_keys_and_words_and_waits_out_a_pause(recorded_call, app):
+    """What each <Gather> asks of Twilio beyond its timeout: keys and speech in the line's
+    language (some callers cannot use a keypad), speech ended by Twilio's own pause detection,
+    the prompt's words (or, for a phone number, the digits class) as recognition hints, and
+    silence falling through to the redirect that says the prompt again (not an empty post)."""
+    from ivr.line.twiml import DIGITS_HINT
+
+    settings = app.config["SETTINGS"]
+    call, transport = recorded_call(from_number="anonymous")
+    call.press("1").press("0").press("3")
+    call.press("07700900123#").press("1").press("1").press("2")
+    found = gathers(transport.documents)
+    assert len(found) >= 5
+    for node, gather in found:
+        assert gather.get("input") == "dtmf speech", node
+        assert gather.get("language") == settings.language, node
+        assert gather.get("speechTimeout") == "auto", node
+        assert gather.get("actionOnEmptyResult") == "false", node
+        assert gather.get("method") == "POST", node
+        entry = app.extensions["ivr.flow"].nodes[node]["type"] == "number_entry"
+        if entry:
+            assert gather.get("hints") == DIGITS_HINT, node
+        else:
+            assert "repeat" in gather.get("hints", ""), node
+
+
+def test_the_fallback_speaks_in_the_line_s_own_voice_and_language(app, client):
+    from twilio.request_validator import RequestValidator
+
+    from tests.conftest import AUTH_TOKEN
+
+    settings = app.config["SETTINGS"]
+    form = {"CallSid": "CA" + "f" * 32, "From": "+447700900123"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(
+        "http://localhost/voice/fallback", form
+    )
+    body = client.post("/voice/fallback", data=form, headers={"X-Twilio-Signature": signature})
+    says = ET.fromstring(body.get_data(as_text=True)).findall("Say")  # noqa: S314 (ours)
+    assert says, body.get_data(as_text=True)
+    for say in says:
+        assert (say.get("voice"), say.get("language")) == (settings.voice, settings.language)
+
+
+def test_the_start_up_note_on_put_through_caller_ids_names_the_service_number(app):
+    from ivr.line.twiml import caller_id_rule
+
+    settings = app.config["SETTINGS"]
+    assert settings.service_number in caller_id_rule(settings)
+
+
+def test_text_before_any_verb_and_a_json_value_are_written_as_the_library_writes_them():
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from ivr.line.twiml import to_xml
+
+    response = VoiceResponse()
+    response.append("leading text & more")
+    response.add_child("Parameter", {"name": "a", "value": 1})
+    response.say("after")
+    assert to_xml(response) == str(response)
