@@ -117,3 +117,23 @@ def test_the_served_line_refuses_to_start_without_the_public_url_outside_develop
         check=False,
     )
     assert started.returncode != 0 and "IVR_PUBLIC_BASE_URL" in started.stderr
+
+
+def test_hmac_sha256_over_the_url_with_its_port_is_answered(line):
+    """Twilio may sign the URL with the port written out; with a SharedKey that is SHA-256 too
+    (the check that settles most requests in one HMAC must hand these on with the algorithm)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(PUBLIC)
+    url = f"{parts.scheme}://{parts.hostname}:443{parts.path}/voice/incoming"
+    signature = RequestValidator(NEW_KEY).compute_signature(url, FORM, HMAC_SHA256)
+    headers = {
+        "X-Twilio-Signature": signature,
+        "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_new,algorithm="
+        + HMAC_SHA256,
+    }
+    assert line.post("/voice/incoming", data=FORM, headers=headers).status_code == 200
+    headers["X-Twilio-Signature"] = RequestValidator(OLD_KEY).compute_signature(
+        url, FORM, HMAC_SHA256
+    )  # the other key's signature
+    assert line.post("/voice/incoming", data=FORM, headers=headers).status_code == 403
