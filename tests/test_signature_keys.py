@@ -137,3 +137,40 @@ def test_hmac_sha256_over_the_url_with_its_port_is_answered(line):
         url, FORM, HMAC_SHA256
     )  # the other key's signature
     assert line.post("/voice/incoming", data=FORM, headers=headers).status_code == 403
+
+
+def test_a_shared_key_secret_with_equals_signs_is_read_whole(open_hours, redis_client):
+    """Secrets are often base64 with "=" padding: TWILIO_WEBHOOK_SHARED_KEYS splits each pair at
+    its first "=" only."""
+    secret = "c2VjcmV0LWtleQ=="
+    app = create_app(
+        replace(open_hours, public_base_url=PUBLIC, twilio_webhook_shared_keys=f"padded={secret}")
+    )
+    try:
+        headers = sha256("/voice/incoming", "padded", secret)
+        assert (
+            app.test_client().post("/voice/incoming", data=FORM, headers=headers).status_code == 200
+        )
+    finally:
+        app.extensions["ivr.deliverer"].stop()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_rightly_signed_webhook_costs_one_hmac(line, monkeypatch, shared):
+    """Issue 14: a webhook signed over the URL as received is settled by one HMAC (the library's
+    check computes two, over the URL with and without its port), with either algorithm."""
+    computed = []
+    real = RequestValidator.compute_signature
+
+    def counting(self, uri, params, algorithm=None):
+        computed.append(algorithm)
+        return real(self, uri, params, algorithm)
+
+    if shared:
+        headers = sha256("/voice/incoming", "webhooks_sharedkey_new", NEW_KEY)
+    else:
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + "/voice/incoming", FORM)
+        headers = {"X-Twilio-Signature": signature}
+    monkeypatch.setattr(RequestValidator, "compute_signature", counting)
+    assert line.post("/voice/incoming", data=FORM, headers=headers).status_code == 200
+    assert computed == [HMAC_SHA256 if shared else None]
