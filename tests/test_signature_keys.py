@@ -174,3 +174,21 @@ def test_a_rightly_signed_webhook_costs_one_hmac(line, monkeypatch, shared):
     monkeypatch.setattr(RequestValidator, "compute_signature", counting)
     assert line.post("/voice/incoming", data=FORM, headers=headers).status_code == 200
     assert computed == [HMAC_SHA256 if shared else None]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # unsigned
+        {"X-Twilio-Signature": "x" * 201},  # longer than any signature
+        {"X-Twilio-Signature": "x" * 28, "X-Twilio-Webhooks-Signature-Settings": "key=nobody"},
+    ],
+    ids=["unsigned", "over-long", "unknown-key"],
+)
+def test_junk_signatures_are_refused_without_computing_any_hmac(line, monkeypatch, headers):
+    """Junk costs no HMAC: an unsigned request, a signature longer than any real one, a shared
+    key nobody configured."""
+    computed = []
+    monkeypatch.setattr(RequestValidator, "compute_signature", lambda *a, **k: computed.append(a))
+    assert line.post("/voice/incoming", data=FORM, headers=headers).status_code == 403
+    assert computed == []
