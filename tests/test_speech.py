@@ -116,17 +116,23 @@ def test_a_phone_number_said_aloud(phone, store):
     assert store.load_call(call.call_sid).data["callback_number"] == "+447700900456"
 
 
-def test_speech_with_a_missing_or_junk_confidence_is_not_held_against_the_caller(phone, store):
+@pytest.mark.parametrize("confidence", ["lots", None, "0", "0.0", "-0.5", "1.5", "nan"])
+def test_speech_with_a_missing_zero_or_junk_confidence_is_not_held_against_the_caller(
+    phone, store, confidence
+):
+    """A missing, junk or out-of-range Confidence, and 0 (which speech services use for "none
+    given"), count as sure: a caller who can only speak is never asked again for it."""
     call = phone()
     for keys in ("2", "1", "1"):
         call.press(keys)
     from urllib.parse import urljoin
 
     action = urljoin(call.requests[-1][0], call.waiting.action)  # the Gather now listening
-    status, body = call.signed_post(
-        action, call.params({"SpeechResult": "yes", "Confidence": "lots"})
-    )
+    said = {"SpeechResult": "yes"} if confidence is None else {
+        "SpeechResult": "yes", "Confidence": confidence}  # fmt: skip
+    status, body = call.signed_post(action, call.params(said))
     assert status == 200 and "You do not have to manage this alone" in body
+    assert answers(store, call)["risk"] == "yes"
 
 
 def test_the_flow_check_refuses_a_word_two_options_share():

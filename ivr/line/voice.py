@@ -94,12 +94,15 @@ def _turn(form, args) -> Turn:
 
 
 def _confidence(raw: str | None) -> float:
-    """Twilio's 0-1 Confidence; a missing or junk one is not held against the caller."""
+    """Twilio's 0-1 Confidence. A missing or junk one is not held against the caller, and nor
+    is 0: speech services use 0.0 for "no confidence given" (Google's speech-to-text, one that
+    Twilio may choose, documents it so), and a caller who cannot use a keypad must not be asked
+    again at every prompt."""
     try:
         value = float(raw) if raw not in (None, "") else 1.0
     except ValueError:
         return 1.0
-    return value if 0.0 <= value <= 1.0 else 1.0
+    return value if 0.0 < value <= 1.0 else 1.0
 
 
 def _answer(sid: str, turn: Turn | None) -> Response:
