@@ -85,3 +85,33 @@ def test_a_caller_told_to_ring_back_is_never_queued(settings, redis_client, tmp_
     Deliverer(store, Journal(journal_dir, keys), 1).run_once()
     queued = [store.callback(ref) for ref in redis_client.zrange("ivr:callbacks:queue", 0, -1)]
     assert sorted(cb["phone"] for cb in queued) == ["+447700900601", "+447700900621"]
+
+
+def test_redis_down_and_the_journal_unwritable_still_gives_the_crisis_numbers(settings, tmp_path):
+    """Both stores gone at once (Redis unreachable, the journal's disk refusing): a caller who
+    confirms a callback cannot be promised one, and hears the safe message (crisis numbers,
+    then goodbye), as valid TwiML, never an error."""
+    from dataclasses import replace
+
+    from ivr import create_app
+    from ivr.twilio_sim.phone import SimulatedCall
+    from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the journal's folder should be")
+    app = create_app(
+        replace(
+            settings, redis_url="unix:///nonexistent/redis.sock", journal_dir=str(blocker / "j")
+        )
+    )
+    try:
+        app.extensions["ivr.deliverer"].ensure_running = lambda: None
+        call = SimulatedCall(
+            FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN, from_number="+447700900661"
+        ).dial()
+        call.press("3").press("1")  # a callback on this number: confirmed, so journalled
+        fallback = app.extensions["ivr.flow"].phrases["fallback"]
+        assert fallback[0] in call.all_heard()
+        assert call.ended
+    finally:
+        app.extensions["ivr.deliverer"].stop()

@@ -164,3 +164,18 @@ def test_ivr_call_sends_typed_words_as_speech(live_server, redis_server, store):
     assert "Your reference number is" in result.output
     (request,) = store.list_callbacks(None, None, 5)[0]
     assert request["preferred_time"] == "afternoon" and request["voicemail_ok"] is False
+
+
+def test_keys_still_work_at_the_prompt_that_takes_words(phone):
+    """The interpreter's language is said, not keyed; but star still says the prompt again
+    (a caller who did not catch it must not be moved on as if they had said nothing)."""
+    call = phone()
+    for keys in ("3", "1", "1", "3"):  # a callback on this number, voicemail OK, any time
+        call.press(keys)
+    call.silence()  # after the reference: the extras
+    call.press("1")  # "If you need an interpreter, ... press 1"
+    assert "Please say the language you would like" in call.heard()
+    call.press("*")
+    assert "Please say the language you would like" in call.heard()
+    call.speak("Polish")
+    assert "We have noted: Polish." in call.heard()
