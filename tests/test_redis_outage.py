@@ -124,6 +124,9 @@ def test_a_call_that_starts_during_an_outage_still_works(
     assert queued(redis_client) == [ref]
     log = redis_client.hgetall(f"ivr:call:{call.call_sid}:log")
     assert log["callback_id"] == ref and log["from_masked"].endswith("555")
+    # The call's events come with its request: the booking is in them, as if Redis had been up.
+    events = store.call_events(call.call_sid)
+    assert "callback_requested" in [e["type"] for e in events]
 
 
 def test_redis_lost_after_a_keyed_number_keeps_it(make_app, fast_delivery, redis_client, outage):
