@@ -240,3 +240,23 @@ def test_sweep_command_returns_lapsed_claims(service, request_callback, redis_se
     assert result.exit_code == 0, result.output
     assert result.output.startswith("1 callback request(s) returned")
     assert_consistent(redis_client, ref, "queued")
+
+
+def test_the_sweep_counts_lapsed_claims_and_attempts_come_due_alike(
+    service, request_callback, redis_client
+):
+    """What `ivr callbacks sweep` prints: a lapsed claim and a next attempt whose time has come
+    are both back in the queue, two requests; a request not yet due is not counted."""
+    lapsed, due, later = (request_callback(from_number=f"+44770090066{n}") for n in range(3))
+    service.claim(lapsed, "nia")
+    for ref in (due, later):
+        service.claim(ref, "nia")
+        service.record_outcome(ref, "nia", "no_answer", "")
+    now = time.time()
+    redis_client.zadd("ivr:callbacks:leases", {lapsed: now - 1})
+    redis_client.zadd("ivr:callbacks:scheduled", {due: now - 1})
+    assert service.transitions.sweep(now) == 2
+    assert_consistent(redis_client, lapsed, "queued")
+    assert_consistent(redis_client, due, "queued")
+    assert_consistent(redis_client, later, "scheduled")
+    assert service.transitions.sweep(now) == 0
