@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from conftest import SCREENED_URGENT_KEYS
@@ -126,6 +126,19 @@ def test_next_attempt_skips_a_bank_holiday_weekend(settings):
     assert morning == datetime(2026, 9, 1, 9, 0, tzinfo=hours.tz)
     assert next_attempt_time(friday, "afternoon", hours).hour == 12
     assert next_attempt_time(friday, "any", hours).date() == date(2026, 9, 1)
+
+
+def test_next_attempt_is_the_next_working_day_in_the_services_own_time(settings):
+    hours = Hours.from_settings(settings)
+    tuesday = datetime(2026, 11, 24, 15, 0, tzinfo=hours.tz)
+    assert next_attempt_time(tuesday, "morning", hours) == datetime(
+        2026, 11, 25, 9, 0, tzinfo=hours.tz
+    )
+    # 23:30 UTC on a summer Tuesday is already Wednesday in London: the next attempt is Thursday.
+    late = datetime(2026, 7, 14, 23, 30, tzinfo=UTC)
+    assert next_attempt_time(late, "afternoon", hours) == datetime(
+        2026, 7, 16, 12, 0, tzinfo=hours.tz
+    )
 
 
 def test_attempts_close_as_unreachable_after_the_limit(settings):
