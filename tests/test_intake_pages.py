@@ -3,6 +3,10 @@ recording outcomes, the export, CSRF. The browser story is in test_intake_browse
 
 from __future__ import annotations
 
+import re
+import time
+
+import pytest
 from conftest import SCREENED_URGENT_KEYS, csrf_from
 
 
@@ -165,3 +169,55 @@ def test_an_open_request_page_renews_its_claim_in_the_background(
     lost = sam.post(f"{page}/claim", headers=sam_headers)
     assert lost.status_code == 409
     assert nia.post(f"{page}/claim", headers={"X-IVR-Background": "1"}).status_code == 400
+
+
+SCREENINGS = [
+    (
+        {"phq2_interest": 1, "phq2_down": 2, "risk": "no", "difficulty": "grief"}
+        | {"mood_pattern": "constant", "sessions_possible": "not_sure"},
+        3,
+        ["Several days (1)", "More than half the days (2)"]
+        + ["3 of 6: suggests likely depression; screening only, not a diagnosis", "No"]
+        + ["Grief or loss", "Low most of the time", "Not sure"],
+    ),
+    (
+        {"phq2_interest": "skipped", "risk": "prefer_not_to_say"},
+        None,
+        ["Skipped", "Not asked", "Not scored (screening skipped or incomplete)"]
+        + ["Preferred not to say", "Not asked", "Not asked", "Not asked"],
+    ),
+    (  # an answer a later flow file may add: shown as recorded rather than hidden
+        {"phq2_interest": 0, "phq2_down": 5, "risk": "no", "difficulty": "new_kind"},
+        2,
+        ["Not at all (0)", "5 (5)", "2 of 6: below the usual threshold of 3; screening only"]
+        + ["No", "new_kind", "Not asked", "Not asked"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("answers", "total", "shown"), SCREENINGS)
+def test_each_screening_answer_reads_to_the_worker_in_words(
+    client, signed_in, store, answers, total, shown
+):
+    """The request page's screening list, answer by answer, in the order the caller heard them."""
+    ref = "300001"
+    callback = {
+        "id": ref,
+        "reference": ref,
+        "call_sid": "CA" + "3" * 32,
+        "phone": "+447700900301",
+        "voicemail_ok": False,
+        "preferred_time": "any",
+        "urgent": False,
+        "answers": answers,
+        "phq2_total": total,
+        "created_at": time.time(),
+        "status": "queued",
+    }
+    with store.redis.pipeline(transaction=True) as pipe:
+        store.write_callback(pipe, callback)
+        pipe.execute()
+    signed_in(client)
+    page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
+    screening = page.split('id="screen-h"')[1].split("</dl>")[0]
+    assert re.findall(r"<dd[^>]*>([^<]*)</dd>", screening) == shown

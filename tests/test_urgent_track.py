@@ -95,6 +95,14 @@ def test_urgent_target_and_retry_fall_inside_working_hours():
     assert datetime.fromtimestamp(late.next_attempt_at, hours.tz) == london(2026, 12, 1, 9, 40)
 
 
+def test_an_urgent_target_in_summer_time_counts_from_the_local_clock():
+    """15:30 on a July Tuesday is 14:30 UTC: the four working hours start from 15:30 London."""
+    made = london(2026, 7, 14, 15, 30)
+    assert target_time(made.timestamp(), hours_for(), 2, urgent_hours=4) == london(
+        2026, 7, 15, 11, 30
+    )
+
+
 # --- across a weekend and a bank holiday, with IVR_OPENING_DAYS ------------------------------
 def test_urgent_track_across_a_weekend_and_a_bank_holiday():
     friday = london(2026, 8, 28, 15, 0)  # Monday 31 August 2026 is the summer bank holiday
