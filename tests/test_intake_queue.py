@@ -239,6 +239,14 @@ def test_overdue_after_the_target_in_working_days(service, request_callback):
     assert cb["created_at"] < cb["target_at"] <= cb["created_at"] + 6 * 86400
 
 
+def test_a_closed_request_is_never_overdue(service, request_callback):
+    ref = request_callback()
+    service.claim(ref, "nia")
+    closed = service.record_outcome(ref, "nia", "reached_booked", "")
+    assert closed["status"] == "closed"
+    assert not service.describe(closed, now=closed["created_at"] + 10 * 86400)["overdue"]
+
+
 def test_sweep_command_returns_lapsed_claims(service, request_callback, redis_server, redis_client):
     from click.testing import CliRunner
 
