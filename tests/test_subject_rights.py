@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -140,3 +141,52 @@ def test_an_erased_subjects_journalled_request_is_never_queued(
     assert redis_client.zcard("ivr:callbacks:queue") == 0
     assert not any("7700900303" in text for text in dump(redis_client).values())
     assert journal.files() == []
+
+
+def test_export_and_erase_reach_every_journal_file_and_only_the_subjects_records(
+    make_app,  # noqa: F811
+    open_hours,
+    redis_client,
+    outage,  # noqa: F811
+    cli,
+):
+    """Four journal files: two still being written, one with only someone else's request, one
+    with the subject's and someone else's. The export lists the subject's three; the erasure
+    removes the one it may (from the file nobody writes), counts the two it must leave to
+    delivery, and keeps the other caller's requests where they were."""
+    apps = [make_app(replace(open_hours, journal_delivery_interval=3600)) for _ in range(4)]
+    live_1, other_only, live_2, mixed = apps
+    made = [
+        (live_1, NUMBER),
+        (other_only, OTHER),
+        (live_2, NUMBER),
+        (mixed, NUMBER),
+        (mixed, OTHER),
+    ]
+    calls = [dial(app, from_number=number) for app, number in made]
+    for call in calls:
+        call.press("3").press("1").press("1")
+    outage.stop()
+    journal = live_1.extensions["ivr.journal"]  # one directory for all four
+    file_of: dict[int, Path] = {}
+    for (app, _), call in zip(made, calls, strict=True):
+        before = set(journal.files())
+        call.press("3")
+        assert "Your callback request is booked" in call.all_heard()
+        for path in set(journal.files()) - before:  # an app's first request starts its file
+            file_of[apps.index(app)] = path
+    outage.start()
+    for app in (other_only, mixed):
+        app.extensions["ivr.deliverer"].stop()  # seals its file, delivers nothing
+    # The files in a known order (a lock stays with its open file through a rename), so a walk
+    # that stopped at the first file without the subject, or at the first live one, would show.
+    for n, path in file_of.items():
+        path.rename(path.with_name(f"{n}-{path.name}"))
+
+    exported = json.loads(cli("subject-export", NUMBER).output)["journal"]
+    assert [r["callback"]["phone"] for r in exported] == [NUMBER] * 3
+    result = cli("subject-erase", NUMBER, "--yes")
+    assert "Removed 1 request(s) waiting on disk; 2 more will be dropped" in result.output
+    left = json.loads(cli("subject-export", OTHER).output)["journal"]
+    assert [r["callback"]["phone"] for r in left] == [OTHER] * 2
+    assert len(journal.files()) == 4
