@@ -9,6 +9,7 @@ it."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -67,3 +68,32 @@ def test_a_journalled_request_is_synced_to_disk_before_its_reference_is_spoken(
         assert (str(path.resolve()), sizes[str(path.resolve())]) in synced
     finally:
         app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_record_the_disk_cannot_take_leaves_no_trace_and_the_next_one_is_whole(
+    settings, tmp_path, monkeypatch
+):
+    """The disk fills half way through a record: the caller is told to ring back (OSError), the
+    half-written bytes are cut off, and the next caller's record follows the first one cleanly.
+    (tests/test_journal_disk_full.py does this with a real file-size limit, in a child process.)"""
+    from ivr.outage.journal import Journal
+    from ivr.store.crypto import DataKeys
+
+    journal = Journal(tmp_path / "journal", DataKeys.from_settings(settings))
+    journal.append("callback", {"n": 1}, {"ref": "100001"})
+    real_write = os.write
+
+    def disk_full_after_ten_bytes(fd, data):
+        real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full_after_ten_bytes)
+    with pytest.raises(OSError, match="No space left"):
+        journal.append("callback", {"n": 2}, {"ref": "100002"})
+    monkeypatch.setattr(os, "write", real_write)
+    journal.append("callback", {"n": 3}, {"ref": "100003"})
+
+    [path] = journal.files()
+    assert [journal.open_record(e)["n"] for e in journal.entries(path)] == [1, 3]
+    text = path.read_bytes()
+    assert text.count(b"\n") == 2 and b"\0" not in text and b"100002" not in text
