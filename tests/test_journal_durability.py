@@ -79,7 +79,8 @@ def test_a_record_the_disk_cannot_take_leaves_no_trace_and_the_next_one_is_whole
     from ivr.outage.journal import Journal
     from ivr.store.crypto import DataKeys
 
-    journal = Journal(tmp_path / "journal", DataKeys.from_settings(settings))
+    # A journal directory whose parents do not exist yet (a fresh volume) is made whole.
+    journal = Journal(tmp_path / "var" / "ivr" / "journal", DataKeys.from_settings(settings))
     journal.append("callback", {"n": 1}, {"ref": "100001"})
     real_write = os.write
 
