@@ -98,3 +98,4 @@ def test_a_record_the_disk_cannot_take_leaves_no_trace_and_the_next_one_is_whole
     assert [journal.open_record(e)["n"] for e in journal.entries(path)] == [1, 3]
     text = path.read_bytes()
     assert text.count(b"\n") == 2 and b"\0" not in text and b"100002" not in text
+    assert path.stat().st_mode & 0o777 == 0o600  # the service's own, like the data key
