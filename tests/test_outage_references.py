@@ -5,13 +5,14 @@ different for every call and the same on every retry of a call's step."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from urllib.parse import urljoin
 
 from twilio.request_validator import RequestValidator
 
 from ivr.store.crypto import DataKeys
 from tests.conftest import AUTH_TOKEN, FlaskTransport
-from tests.test_redis_outage import _ref, dial, fast_delivery, make_app  # noqa: F401
+from tests.test_redis_outage import _ref, dial, fast_delivery, make_app, wait_for  # noqa: F401
 
 
 def book_during_outage(app, number: str) -> str:
@@ -87,3 +88,64 @@ def test_a_retried_booking_step_in_an_outage_reads_the_same_reference(
     ]
     assert "Your callback request is booked" in said[0]
     assert _ref(said[0]).startswith("0") and _ref(said[0]) == _ref(said[1])
+
+
+def test_the_pool_never_reserves_a_reference_already_given_out(
+    make_app,  # noqa: F811
+    fast_delivery,  # noqa: F811
+    redis_client,
+    outage,
+):
+    """A candidate someone already has (SADD says so) is not put in the pool, so a caller booked
+    during an outage never shares a reference with another request."""
+    app = make_app(fast_delivery)
+    redis_client.sadd("ivr:callbacks:refs", "111111")
+    fresh = iter(range(200000, 300000))
+    candidates = iter(["111111"])
+    app.extensions["ivr.store"].new_reference_candidate = lambda: (
+        next(candidates, None) or str(next(fresh))
+    )
+    dial(app, from_number="+447700900730").press("1")  # a healthy step fills the pool
+    outage.stop()
+    assert book_during_outage(app, "+447700900731") == "200000"
+
+
+def test_a_full_pool_reserves_nothing_more(make_app, fast_delivery, redis_client):  # noqa: F811
+    app = make_app(fast_delivery)
+    call = dial(app, from_number="+447700900732")
+    reserved = redis_client.scard("ivr:callbacks:refs")
+    assert reserved > 0
+    call.press("1")  # the pool is full: this step's read reserves no more
+    assert redis_client.scard("ivr:callbacks:refs") == reserved
+
+
+def test_the_pool_remembers_the_latest_2000_calls_references(settings):
+    """What a retried step of a recent call reads in an outage (the reference it was given); the
+    oldest calls are forgotten first, so the memory stays bounded."""
+    from ivr.outage.recovery import ReferencePool
+
+    pool = ReferencePool(DataKeys.from_settings(settings))
+    for n in range(2001):
+        pool.remember(f"CA{n:032d}", f"{100000 + n}")
+    assert pool.take(f"CA{2000:032d}") == "102000"
+    assert pool.take(f"CA{1:032d}") == "100001"
+    assert pool.take(f"CA{0:032d}") == pool.fallback(f"CA{0:032d}")
+
+
+def test_another_workers_journal_is_delivered_after_this_ones_next_healthy_step(
+    make_app,  # noqa: F811
+    fast_delivery,  # noqa: F811
+    redis_client,
+    outage,
+):
+    """A worker journals a request in an outage and stops before delivering it; a worker that
+    was running all along delivers it once one of its own steps finds Redis again."""
+    running = make_app(fast_delivery)
+    stopping = make_app(replace(fast_delivery, journal_delivery_interval=3600))
+    outage.stop()
+    ref = book_during_outage(stopping, "+447700900733")
+    outage.start()
+    stopping.extensions["ivr.deliverer"].stop()  # seals its file, delivers nothing
+    dial(running, from_number="+447700900734").press("1")
+    delivered = wait_for(lambda: running.extensions["ivr.store"].callback(ref))
+    assert delivered["phone"] == "+447700900733"
