@@ -149,3 +149,52 @@ def test_another_workers_journal_is_delivered_after_this_ones_next_healthy_step(
     dial(running, from_number="+447700900734").press("1")
     delivered = wait_for(lambda: running.extensions["ivr.store"].callback(ref))
     assert delivered["phone"] == "+447700900733"
+
+
+def test_a_booking_retried_on_another_worker_in_an_outage_reads_the_reference_reserved_before(
+    make_app,  # noqa: F811
+    fast_delivery,  # noqa: F811
+    redis_client,
+    outage,
+):
+    """The caller starts booking while Redis answers (the reference is fixed on entering the
+    callback questions); Redis goes; the step that makes the request (the number confirmed) is
+    answered by this worker and, as Twilio's retry, by another one with its own pool. Both
+    journal it under the same reference, the one reserved in Redis before the outage."""
+    here, there = make_app(fast_delivery), make_app(fast_delivery)
+    dial(there, from_number="+447700900740").press("1")  # the other worker has a pool too
+    call = dial(here, from_number="+447700900741")
+    call.press("3")
+    outage.stop()
+    url = urljoin(call.requests[-1][0], call.waiting.action)
+    params = call.params({"Digits": "1", "msg": "Gather End"})  # yes, call me on this number
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+    for app in (here, there):
+        status, _ = FlaskTransport(app.test_client()).post(
+            url, params, {"X-Twilio-Signature": signature}
+        )
+        assert status == 200
+    journal = here.extensions["ivr.journal"]  # one directory for both
+    refs = {entry["ref"] for path in journal.files() for entry in journal.entries(path)}
+    assert len(journal.files()) == 2 and len(refs) == 1
+    [ref] = refs
+    assert len(ref) == 6 and not ref.startswith("0")
+    outage.start()
+    assert redis_client.sismember("ivr:callbacks:refs", ref)
+
+
+def test_a_call_that_never_reaches_the_booking_questions_uses_up_no_reference(
+    make_app,  # noqa: F811
+    fast_delivery,  # noqa: F811
+    redis_client,
+):
+    """References are never reissued: one is fixed for a call only when it enters the callback,
+    screening or crisis questions, not for a caller who only listens to the information."""
+    app = make_app(fast_delivery)
+    dial(app, from_number="+447700900750").press("1")  # the pool is full after this
+    reserved = redis_client.scard("ivr:callbacks:refs")
+    listener = dial(app, from_number="+447700900751")
+    listener.press("1")
+    listener.hang_up()
+    dial(app, from_number="+447700900752").press("1")  # would top the pool up again
+    assert redis_client.scard("ivr:callbacks:refs") == reserved

@@ -4,6 +4,7 @@ reference the caller was read, with no one lifting a finger."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -322,18 +323,24 @@ def test_journal_deliver_command(cli_env, make_app, fast_delivery, redis_client,
 
     from ivr.cli import main
 
-    app = make_app(replace(fast_delivery, journal_delivery_interval=3600.0))
-    call = dial(app)
+    # Two workers each journal a request and stop: one file each, both delivered and counted.
+    apps = [make_app(replace(fast_delivery, journal_delivery_interval=3600.0)) for _ in "12"]
+    calls = [dial(app, from_number=f"+44770090088{n}") for n, app in enumerate(apps)]
     outage.stop()
-    for key in "3113":
-        call.press(key)
-    app.extensions["ivr.journal"].seal_live_file()  # as if this worker had stopped
+    for call in calls:
+        for key in "3113":
+            call.press(key)
+    for app in apps:
+        app.extensions["ivr.journal"].seal_live_file()  # as if this worker had stopped
     outage.start()
     wait_for(redis_client.ping)
+    assert len(apps[0].extensions["ivr.journal"].files()) == 2
     result = CliRunner().invoke(main, ["journal", "deliver"], catch_exceptions=False)
-    assert "Delivered 1 request(s)." in result.output
-    assert len(queued(redis_client)) == 1
+    assert "Delivered 2 request(s)." in result.output
+    assert len(queued(redis_client)) == 2
     assert "Nothing waiting" in CliRunner().invoke(main, ["journal", "status"]).output
+    again = CliRunner().invoke(main, ["journal", "deliver"], catch_exceptions=False)
+    assert "Delivered 0 request(s)." in again.output
 
 
 @pytest.fixture
@@ -346,7 +353,7 @@ def cli_env(settings, monkeypatch, tmp_path):
 
 
 def test_a_journal_the_keys_cannot_open_is_kept_not_lost(
-    make_app, open_hours, redis_client, outage, cli_env
+    make_app, open_hours, redis_client, outage, cli_env, caplog
 ):
     from click.testing import CliRunner
     from cryptography.fernet import Fernet
@@ -364,8 +371,13 @@ def test_a_journal_the_keys_cannot_open_is_kept_not_lost(
     wait_for(redis_client.ping)
     # The old key was dropped before the journal was delivered: nothing is delivered or deleted.
     reader = make_app(replace(open_hours, journal_delivery_interval=3600.0))
+    caplog.set_level(logging.ERROR, logger="ivr.outage.recovery")
     assert reader.extensions["ivr.deliverer"].run_once() == 0
-    assert len(reader.extensions["ivr.journal"].files()) == 1
+    assert reader.extensions["ivr.deliverer"].run_once() == 0  # not retried, not logged again
+    [path] = reader.extensions["ivr.journal"].files()
+    [logged] = [r for r in caplog.records if r.name == "ivr.outage.recovery"]
+    assert logged.getMessage() == "a journal file cannot be opened with the data keys; kept on disk"
+    assert logged.file == path.name  # the operator is told which file
     assert "cannot open" in CliRunner().invoke(main, ["journal", "status"]).output
     # With the old key back (after the new one), it is delivered.
     keys = f"{Fernet.generate_key().decode()},{old_key}"
