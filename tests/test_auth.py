@@ -263,3 +263,39 @@ def test_admin_changes_roles_disables_and_resets_in_the_app(app, signed_in, redi
     change(action="enable")
     change(action="password", password="a brand new password")
     assert login_post(nia, "nia", "a brand new password").status_code == 302
+
+
+def next_of(response) -> str:
+    """Where the sign-in page will return to, from a redirect to it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login", response.headers["Location"]
+    return parse_qs(location.query)["next"][0]
+
+
+def test_signing_in_returns_to_the_page_asked_for_with_its_query(client):
+    assert next_of(client.get("/intake/?status=closed&page=2")) == "/intake/?status=closed&page=2"
+    assert next_of(client.head("/intake/?status=closed")) == "/intake/?status=closed"
+    assert next_of(client.get("/intake/")) == "/intake/"
+    # A browser that takes HTML first gets the sign-in page, not a script's 401.
+    browser = client.get("/intake/", headers={"Accept": "text/html, application/json;q=0.5"})
+    assert browser.status_code == 302
+
+
+def test_a_form_sent_after_the_session_lapsed_returns_to_the_page_it_came_from(
+    open_hours, redis_client, request_callback
+):
+    """A POST-only address would answer 405 to the sign-in page's redirect: the worker goes back
+    to the request's page."""
+    app = create_app(replace(open_hours, session_idle_minutes=1))
+    client = app.test_client()
+    create_user(app.extensions["ivr.store"].redis, "sam", "manager", STAFF_PASSWORD)
+    assert login_post(client, "sam", STAFF_PASSWORD).status_code == 302
+    ref = request_callback()
+    token = csrf_from(client.get(f"/intake/callbacks/{ref}").get_data(as_text=True))
+    with client.session_transaction() as session:
+        session["seen"] -= 3600  # the worker went to lunch with the page open
+    claim = client.post(f"/intake/callbacks/{ref}/claim", data={"csrf_token": token})
+    assert next_of(claim) == f"/intake/callbacks/{ref}"
+    app.extensions["ivr.deliverer"].stop()
