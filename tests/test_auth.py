@@ -120,6 +120,11 @@ def test_repeated_failures_pause_sign_in_even_with_the_right_password(client, ap
     assert "wait 60 seconds" in login_post(client, "sam", "guess 6").get_data(as_text=True)
     assert 30 < redis_client.ttl(locks[0]) <= 60
     assert redis_client.ttl("ivr:login:failures:user:sam@127.0.0.1") > 0  # counters expire
+    # A pause of two minutes or more is said in whole minutes, rounded up (121 s: 3 minutes).
+    redis_client.expire(locks[0], 121)
+    assert "Please wait 3 minutes before" in login_post(client, "sam", "x").get_data(as_text=True)
+    redis_client.expire(locks[0], 120)
+    assert "Please wait 2 minutes before" in login_post(client, "sam", "x").get_data(as_text=True)
     redis_client.delete(*locks)
     assert login_post(client, "sam", STAFF_PASSWORD).status_code == 302
 
