@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
@@ -268,6 +269,24 @@ def test_admin_changes_roles_disables_and_resets_in_the_app(app, signed_in, redi
     change(action="enable")
     change(action="password", password="a brand new password")
     assert login_post(nia, "nia", "a brand new password").status_code == 302
+
+
+def test_a_paused_sign_in_is_an_alert_and_keeps_the_form_as_typed(client, app, redis_client):
+    """Refused for too many failures: said as an alert (a screen reader reads it at once), with
+    the username and the page to return to kept, so the worker only waits and retypes nothing."""
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    for n in range(4):
+        login_post(client, "sam", f"guess {n}")
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    form = {"username": "sam", "password": "guess", "csrf_token": token}
+    paused = client.post("/login", data={**form, "next": "/intake/?status=closed"})
+    assert paused.status_code == 429
+    page = paused.get_data(as_text=True)
+    assert re.search(r'class="flash flash-error" role="alert">Too many failed sign-ins', page)
+    assert 'name="next" value="/intake/?status=closed"' in page
+    assert re.search(r'name="username"[^>]* value="sam"', page)
+    again = client.post("/login", data=form).get_data(as_text=True)
+    assert 'name="next" value=""' in again
 
 
 def next_of(response) -> str:
