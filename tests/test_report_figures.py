@@ -257,3 +257,36 @@ def test_demo_and_purge_commands(redis_server, redis_client):
     }
     refused = CliRunner().invoke(main, ["demo"], env=production)
     assert refused.exit_code != 0 and "refuses to run in production" in refused.output
+
+
+def test_a_test_calls_request_worked_by_intake_is_never_counted(app, store, redis_client):
+    """A request from the /try softphone, claimed and closed like any other: the day's intake
+    figures count the real one beside it and not the test one."""
+    import time
+
+    from ivr.intake.service import Intake
+    from ivr.line.hours import Hours
+
+    settings = app.config["SETTINGS"]
+    service = Intake(store, settings, Hours.from_settings(settings))
+    created = time.time() - 60
+    for ref, test in (("400001", True), ("400002", False)):
+        callback = {
+            "id": ref,
+            "reference": ref,
+            "call_sid": f"CA{ref:0>32}",
+            "phone": "+447700900401",
+            "voicemail_ok": False,
+            "preferred_time": "any",
+            "urgent": False,
+            "created_at": created,
+            "status": "queued",
+            "test": test,
+        }
+        with store.redis.pipeline(transaction=True) as pipe:
+            store.write_callback(pipe, callback)
+            pipe.execute()
+        service.claim(ref, "nia")
+        service.record_outcome(ref, "nia", "reached_booked", "")
+        counted = redis_client.hgetall(key("fig_intake", day=store.figures.day(created)))
+        assert bool(counted) is not test, counted  # nothing for the test one; the real one is
