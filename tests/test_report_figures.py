@@ -290,3 +290,39 @@ def test_a_test_calls_request_worked_by_intake_is_never_counted(app, store, redi
         service.record_outcome(ref, "nia", "reached_booked", "")
         counted = redis_client.hgetall(key("fig_intake", day=store.figures.day(created)))
         assert bool(counted) is not test, counted  # nothing for the test one; the real one is
+
+
+def test_an_urgent_request_tried_within_its_first_minute_counts_once_at_minute_0(
+    app, store, redis_client
+):
+    """The day's "time to first attempt" figures: one request, one count, in the minute it was
+    tried (0 here), for all requests, for urgent ones and for the worker who tried."""
+    import time
+
+    from ivr.intake.service import Intake
+    from ivr.line.hours import Hours
+
+    settings = app.config["SETTINGS"]
+    service = Intake(store, settings, Hours.from_settings(settings))
+    created = time.time() - 120
+    callback = {
+        "id": "400003",
+        "reference": "400003",
+        "call_sid": "CA" + "4" * 32,
+        "phone": "+447700900403",
+        "voicemail_ok": False,
+        "preferred_time": "any",
+        "urgent": True,
+        "created_at": created,
+        "status": "queued",
+    }
+    with store.redis.pipeline(transaction=True) as pipe:
+        store.write_callback(pipe, callback)
+        pipe.execute()
+    service.claim("400003", "nia", now=created + 20)
+    service.record_outcome("400003", "nia", "no_answer", "", now=created + 50)
+    counted = redis_client.hgetall(key("fig_intake", day=store.figures.day(created)))
+    assert counted["first_attempted"] == "1"
+    assert counted["to_first_attempt:0"] == "1"
+    assert counted["urgent_to_first_attempt:0"] == "1"
+    assert counted["worker_first:nia:0"] == "1"
