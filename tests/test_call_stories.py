@@ -15,14 +15,15 @@ def only_callback(store) -> dict:
     return callbacks[0]
 
 
-def test_safety_numbers_come_first(phone):
+def test_safety_numbers_come_first(phone, app):
     call = phone()
     opening = call.heard()
     # The crisis signposting is the first thing said, before any menu.
     assert opening.index("not for emergencies") < opening.index("press 1")
     for number in ("9 9 9", "NHS 1 1 1", "option 2", "Samaritans", "1 1 6, 1 2 3"):
         assert number in opening
-    assert opening.split(".")[0].startswith("Thank you for calling")
+    service = app.config["SETTINGS"].service_name
+    assert opening.split(".")[0] == f"Thank you for calling the {service}"
 
 
 def test_information_path_heard_in_full_by_just_listening(phone, store):

@@ -39,3 +39,20 @@ def test_utc_input_is_judged_in_london_time():
 
 def test_working_days_skip_weekends_and_holidays():
     assert hours.add_working_days(at(2026, 12, 24, 10, 0), 2).date().isoformat() == "2026-12-30"
+
+
+def test_the_out_of_hours_promise_says_today_tomorrow_a_weekday_or_a_date():
+    """{opening_at} in the out-of-hours promise ("we will call you ... when we open")."""
+    from ivr.line.words import spoken_opening_at
+
+    assert spoken_opening_at(hours, at(2026, 11, 23, 20, 0)) == "tomorrow at 9 am"  # Monday
+    assert spoken_opening_at(hours, at(2026, 11, 27, 18, 0)) == "on Monday at 9 am"  # Friday
+    # 23:30 UTC on a summer Monday is already Tuesday in London: "today", not "tomorrow".
+    late = datetime(2026, 7, 13, 23, 30, tzinfo=ZoneInfo("UTC"))
+    assert spoken_opening_at(hours, late) == "today at 9 am"
+    # A week or more away (a team open on Mondays only): said with its date.
+    mondays = Hours.from_settings(load_settings(environ={"IVR_OPENING_DAYS": "Mon"}))
+    assert spoken_opening_at(mondays, at(2026, 11, 23, 18, 0)) == (
+        "on Monday the 30 November at 9 am"
+    )
+    assert spoken_opening_at(mondays, at(2026, 11, 24, 9, 0)) == "on Monday at 9 am"
