@@ -3,6 +3,10 @@ the call (shared/reference/ipt-leaflet.txt is the source of every fact about IPT
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+from pathlib import Path
+
 
 def screening_up_to_sessions(call):
     for keys in ("2", "1", "1", "2", "1", "1"):  # PHQ-2, no risk, difficulty, episodes
@@ -121,3 +125,28 @@ def test_every_ending_says_where_to_get_help(app):
     for where, text in endings.items():
         for help_line in ("9 9 9", "NHS 1 1 1", "option 2", "1 1 6, 1 2 3"):
             assert help_line in text, f"{where} does not say {help_line}"
+
+
+def test_a_flow_file_without_the_promise_phrases_promises_when_we_open(
+    open_hours, redis_client, tmp_path
+):
+    """The `callback_when_*` phrases are optional in a flow file: without them the booking's
+    promise falls back to when the team next opens, rather than failing the caller's step."""
+    import yaml
+
+    from ivr import create_app
+    from tests.conftest import phone_for
+
+    raw = yaml.safe_load(Path(open_hours.flow_file).read_text(encoding="utf-8"))
+    for name in ("callback_when_open", "callback_when_closed"):
+        del raw["phrases"][name]
+    flow_file = tmp_path / "flow.yaml"
+    flow_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    app = create_app(replace(open_hours, flow_file=str(flow_file)))
+    call = phone_for(app)(from_number="+447700900760")
+    for key in ("3", "1", "1", "3"):
+        call.press(key)
+    heard = call.heard()
+    promise = heard.split("Our team will call you ")[1].split(".")[0]
+    assert re.fullmatch(r"(today|tomorrow|on \w+) at [\w: ]+", promise), promise
+    app.extensions["ivr.deliverer"].stop()
