@@ -169,13 +169,14 @@ def test_silence_at_the_voicemail_question_means_no_voicemail(phone, store):
 
 
 # --- 3. Urgent promise, and a true one out of hours ----------------------------------------------
-def test_an_urgent_request_gets_the_urgent_promise_in_hours(settings, redis_client):
-    app = app_at(settings, datetime(2026, 12, 23, 11, 0, tzinfo=LONDON), urgent_target_hours=2)
+@pytest.mark.parametrize(("hours", "said"), [(2, "2 working hours"), (1, "1 working hour")])
+def test_an_urgent_request_gets_the_urgent_promise_in_hours(settings, redis_client, hours, said):
+    app = app_at(settings, datetime(2026, 12, 23, 11, 0, tzinfo=LONDON), urgent_target_hours=hours)
     call = phone_for(app)()
     for keys in (*RISK_YES, "1", "2", "1", "1", "3"):
         call.press(keys)
     heard = call.heard()
-    assert "Our team will call you as soon as they can, within 2 working hours." in heard
+    assert f"Our team will call you as soon as they can, within {said}." in heard
     assert "working days" not in heard
     app.extensions["ivr.deliverer"].stop()
 
