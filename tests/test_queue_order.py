@@ -193,3 +193,21 @@ def test_ivr_callbacks_rescore_puts_requests_scored_the_old_way_back_in_place(
     assert [r["reference"] for r in find(service, None, "", 1, 50, now=now).rows] == expected
     again = CliRunner().invoke(main, ["callbacks", "rescore"], env=env)
     assert "14 open request(s) checked; 0 moved" in again.output
+
+
+def test_rescore_carries_on_past_a_request_erased_meanwhile(store, service):
+    """A queue entry whose request was erased (its hash gone) is left for the queue's own sweep;
+    the requests after it are still put in their place."""
+    from ivr.store.callbacks import rescore_queue
+
+    mixed_queue(store, service)
+    queue = key("callback_queue")
+    first, *_ = store.redis.zrange(queue, 0, -1)
+    store.redis.zadd(queue, {"999999": store.redis.zscore(queue, first) - 1})  # no hash
+    for ref, _ in store.redis.zrange(queue, 0, -1, withscores=True)[1:]:  # the old scores
+        store.redis.zadd(
+            queue, {ref: float(store.redis.hget(key("callback", id=ref), "created_at"))}
+        )
+    checked, moved = rescore_queue(store.redis)
+    assert checked == 15 and moved >= 9
+    assert rescore_queue(store.redis) == (15, 0)  # every request with a hash is in place
