@@ -141,6 +141,15 @@ def test_next_attempt_is_the_next_working_day_in_the_services_own_time(settings)
     )
 
 
+def test_an_unanswered_routine_call_is_tried_again_in_the_callers_window(settings):
+    hours = Hours.from_settings(settings)
+    tuesday = datetime(2026, 11, 24, 10, 0, tzinfo=hours.tz)
+    again = plan(OUTCOMES["no_answer"], 0, "afternoon", tuesday, hours, limit=3)
+    assert datetime.fromtimestamp(again.next_attempt_at, hours.tz) == datetime(
+        2026, 11, 25, 12, 0, tzinfo=hours.tz
+    )
+
+
 def test_attempts_close_as_unreachable_after_the_limit(settings):
     hours = Hours.from_settings(settings)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=hours.tz)
