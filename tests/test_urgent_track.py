@@ -203,3 +203,17 @@ def test_only_unanswered_attempts_count_towards_the_limit(service, request_callb
 def test_bad_alert_settings_stop_start_up(environ, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(environ=environ)
+
+
+def test_an_urgent_request_is_overdue_after_its_hours_a_routine_one_after_its_days(
+    service, request_callback
+):
+    """The queue's "overdue" flag: an urgent request once its urgent target (working hours) has
+    passed, and not a moment before; a routine one made at the same time is not overdue yet."""
+    urgent = service.get(request_callback(keys=SCREENED_URGENT_KEYS), "nia", action=None)
+    routine = service.get(request_callback(from_number="+447700900770"), "nia", action=None)
+    due = urgent["target_at"]
+    assert due <= urgent["created_at"] + 4 * 3600 + 60  # round-the-clock hours: four hours
+    assert not service.describe(urgent, now=due)["overdue"]
+    assert service.describe(urgent, now=due + 1)["overdue"]
+    assert not service.describe(routine, now=due + 1)["overdue"]
