@@ -167,3 +167,32 @@ def test_bad_input_at_the_new_entry_points_gets_a_clear_4xx(client, signed_in, r
         assert response.status_code == status, (path, data, response.status_code)
     live = client.get("/intake/queue/live").get_json()
     assert live["title"].startswith("Callback queue") and live["urgent_refs"] == []
+
+
+def test_an_asked_for_time_is_read_in_the_services_zone_within_its_bounds():
+    """What a worker types in the picker ("2026-07-02T14:30") is London time, summer or not; the
+    time must be after now and no more than 60 days ahead, to the second."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ivr.intake.outcomes import asked_time
+
+    london = ZoneInfo("Europe/London")
+    now = datetime(2026, 7, 1, 10, 0, tzinfo=london).timestamp()
+    when = asked_time("2026-07-02T14:30", now, london, 60)
+    assert (when.hour, when.utcoffset()) == (14, timedelta(hours=1))
+    assert when == datetime(2026, 7, 2, 14, 30, tzinfo=london)
+    latest = datetime.fromtimestamp(now + 60 * 86400, london)
+    assert asked_time(latest.isoformat(), now, london, 60) == latest
+    for text, message in (
+        ("", "Give the date and time the caller asked to be called back."),
+        ("soon", "The date and time was not understood: use the picker, e.g. 27/11/2026 14:30."),
+        (
+            datetime.fromtimestamp(now, london).isoformat(),
+            "The time the caller asked for has already passed.",
+        ),
+        ((latest + timedelta(seconds=30)).isoformat(), "Choose a time within 60 days."),
+    ):
+        with pytest.raises(ValueError) as refused:
+            asked_time(text, now, london, 60)
+        assert str(refused.value) == message
