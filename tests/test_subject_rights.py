@@ -150,18 +150,19 @@ def test_export_and_erase_reach_every_journal_file_and_only_the_subjects_records
     outage,  # noqa: F811
     cli,
 ):
-    """Four journal files: two still being written, one with only someone else's request, one
-    with the subject's and someone else's. The export lists the subject's three; the erasure
-    removes the one it may (from the file nobody writes), counts the two it must leave to
-    delivery, and keeps the other caller's requests where they were."""
-    apps = [make_app(replace(open_hours, journal_delivery_interval=3600)) for _ in range(4)]
-    live_1, other_only, live_2, mixed = apps
+    """Five journal files: two still being written, one with only someone else's request, one
+    with the subject's and someone else's, one with only the subject's. The export lists the
+    subject's four; the erasure removes the two it may (from files nobody writes), counts the two
+    it must leave to delivery, and keeps the other caller's requests where they were."""
+    apps = [make_app(replace(open_hours, journal_delivery_interval=3600)) for _ in range(5)]
+    live_1, other_only, live_2, mixed, own = apps
     made = [
         (live_1, NUMBER),
         (other_only, OTHER),
         (live_2, NUMBER),
         (mixed, NUMBER),
         (mixed, OTHER),
+        (own, NUMBER),
     ]
     calls = [dial(app, from_number=number) for app, number in made]
     for call in calls:
@@ -176,7 +177,7 @@ def test_export_and_erase_reach_every_journal_file_and_only_the_subjects_records
         for path in set(journal.files()) - before:  # an app's first request starts its file
             file_of[apps.index(app)] = path
     outage.start()
-    for app in (other_only, mixed):
+    for app in (other_only, mixed, own):
         app.extensions["ivr.deliverer"].stop()  # seals its file, delivers nothing
     # The files in a known order (a lock stays with its open file through a rename), so a walk
     # that stopped at the first file without the subject, or at the first live one, would show.
@@ -184,9 +185,9 @@ def test_export_and_erase_reach_every_journal_file_and_only_the_subjects_records
         path.rename(path.with_name(f"{n}-{path.name}"))
 
     exported = json.loads(cli("subject-export", NUMBER).output)["journal"]
-    assert [r["callback"]["phone"] for r in exported] == [NUMBER] * 3
+    assert [r["callback"]["phone"] for r in exported] == [NUMBER] * 4
     result = cli("subject-erase", NUMBER, "--yes")
-    assert "Removed 1 request(s) waiting on disk; 2 more will be dropped" in result.output
+    assert "Removed 2 request(s) waiting on disk; 2 more will be dropped" in result.output
     left = json.loads(cli("subject-export", OTHER).output)["journal"]
     assert [r["callback"]["phone"] for r in left] == [OTHER] * 2
     assert len(journal.files()) == 4
