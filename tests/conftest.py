@@ -249,6 +249,28 @@ def page(chromium):
 STAFF_PASSWORD = "correct horse battery staple"
 
 
+def write_request(store, ref: str, created_at: float, n: int = 0, **fields) -> dict:
+    """A callback request written as the line writes it (`write_callback` in one MULTI), for
+    tests that need requests at chosen times without placing calls; `fields` override the
+    defaults (a queued, routine request on a number and call made from `n`)."""
+    callback = {
+        "id": ref,
+        "reference": ref,
+        "call_sid": f"CA{n:032d}",
+        "phone": f"+4477009{n:05d}",
+        "voicemail_ok": False,
+        "preferred_time": "any",
+        "urgent": False,
+        "created_at": created_at,
+        "status": "queued",
+        **fields,
+    }
+    with store.redis.pipeline(transaction=True) as pipe:
+        store.write_callback(pipe, callback)
+        pipe.execute()
+    return callback
+
+
 def csrf_from(html: str) -> str:
     """The CSRF token in a page's forms."""
     import re

@@ -14,6 +14,7 @@ from ivr.intake.queue import STATUSES
 from ivr.intake.service import Intake
 from ivr.line.hours import Hours
 from ivr.store.keys import key
+from tests.conftest import write_request
 
 RISK_YES = ("2", "4", "4", "1")  # questions, PHQ-2 items, yes to thoughts of self-harm
 # Then: go on, carry on, grief, episodes, sessions, callback on this number, no voicemail, mornings.
@@ -155,20 +156,7 @@ def write_requests(store, created: list[float]) -> list[str]:
     refs = []
     for n, at in enumerate(created):
         ref = f"{200000 + n}"
-        callback = {
-            "id": ref,
-            "reference": ref,
-            "call_sid": f"CA{n:032d}",
-            "phone": f"+4477009{n:05d}",
-            "voicemail_ok": False,
-            "preferred_time": "any",
-            "urgent": False,
-            "created_at": at,
-            "status": "queued",
-        }
-        with store.redis.pipeline(transaction=True) as pipe:
-            store.write_callback(pipe, callback)
-            pipe.execute()
+        write_request(store, ref, at, n)
         refs.append(ref)
     return refs
 

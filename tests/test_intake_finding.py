@@ -12,6 +12,7 @@ from conftest import SCREENED_URGENT_KEYS, csrf_from
 
 from ivr.intake.service import Intake
 from ivr.line.hours import Hours
+from tests.conftest import write_request
 
 
 def closed_requests(store, service, count: int) -> list[str]:
@@ -19,23 +20,8 @@ def closed_requests(store, service, count: int) -> list[str]:
     refs = []
     start = time.time() - count * 60
     for n in range(count):
-        ref = store.new_reference_candidate()
-        while ref in refs:  # 205 random references out of 900,000 collide about 1 run in 40
-            ref = store.new_reference_candidate()
-        callback = {
-            "id": ref,
-            "reference": ref,
-            "call_sid": f"CA{n:032d}",
-            "phone": f"+4477009{n:05d}",
-            "voicemail_ok": False,
-            "preferred_time": "any",
-            "urgent": False,
-            "created_at": start + n * 60,
-            "status": "queued",
-        }
-        with store.redis.pipeline(transaction=True) as pipe:
-            store.write_callback(pipe, callback)
-            pipe.execute()
+        ref = f"{200000 + n}"  # distinct by construction (random ones collided 1 run in 40)
+        write_request(store, ref, start + n * 60, n)
         # Closed by the queue's own scripts (as record_outcome does, without its page reads).
         now = time.time()
         assert service.transitions.run("claim", ref, now, "nia", repr(now + 60)) == ["ok"]

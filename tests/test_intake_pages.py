@@ -9,6 +9,8 @@ import time
 import pytest
 from conftest import SCREENED_URGENT_KEYS, csrf_from
 
+from tests.conftest import write_request
+
 
 def post_form(client, path: str, page_path: str, **fields):
     token = csrf_from(client.get(page_path).get_data(as_text=True))
@@ -201,22 +203,8 @@ def test_each_screening_answer_reads_to_the_worker_in_words(
 ):
     """The request page's screening list, answer by answer, in the order the caller heard them."""
     ref = "300001"
-    callback = {
-        "id": ref,
-        "reference": ref,
-        "call_sid": "CA" + "3" * 32,
-        "phone": "+447700900301",
-        "voicemail_ok": False,
-        "preferred_time": "any",
-        "urgent": False,
-        "answers": answers,
-        "phq2_total": total,
-        "created_at": time.time(),
-        "status": "queued",
-    }
-    with store.redis.pipeline(transaction=True) as pipe:
-        store.write_callback(pipe, callback)
-        pipe.execute()
+    write_request(store, ref, time.time(), call_sid="CA" + "3" * 32, phone="+447700900301",
+                  answers=answers, phq2_total=total)  # fmt: skip
     signed_in(client)
     page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
     screening = page.split('id="screen-h"')[1].split("</dl>")[0]

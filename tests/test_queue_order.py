@@ -14,6 +14,7 @@ from ivr.intake.finding import find, first_waiting
 from ivr.intake.service import Intake
 from ivr.line.hours import Hours
 from ivr.store.keys import key
+from tests.conftest import write_request
 
 # (urgent, what the team did with it, test call); created oldest first, half a day apart
 MIX = [
@@ -45,15 +46,8 @@ def mixed_queue(store, service) -> None:
     start = now - 6 * 86400  # half a day apart: the oldest overdue, the newest not
     for n, (urgent, done, test) in enumerate(MIX):
         ref = str(200000 + n)
-        callback = {"id": ref, "reference": ref, "call_sid": f"CA{n:032d}",
-                    "phone": f"+4477009{n:05d}", "voicemail_ok": False, "preferred_time": "any",
-                    "urgent": urgent, "created_at": start + n * 43200 + 0.25,
-                    "status": "queued"}  # fmt: skip
-        if test:
-            callback["test"] = True
-        with store.redis.pipeline(transaction=True) as pipe:
-            store.write_callback(pipe, callback)
-            pipe.execute()
+        extra = {"test": True} if test else {}
+        write_request(store, ref, start + n * 43200 + 0.25, n, urgent=urgent, **extra)
         if not done:
             continue
         assert service.transitions.run("claim", ref, now, f"w{n}", repr(now + 600)) == ["ok"]

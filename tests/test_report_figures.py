@@ -15,6 +15,7 @@ from ivr.reports import tables as report
 from ivr.reports.recount import rebuild
 from ivr.reports.retention import housekeeping, purge
 from ivr.store.keys import key
+from tests.conftest import write_request
 
 NUMBERS = ["+447700900111", "+447700900222", "+447700900333", "+447700900444", "+447700900555"]
 
@@ -271,21 +272,7 @@ def test_a_test_calls_request_worked_by_intake_is_never_counted(app, store, redi
     service = Intake(store, settings, Hours.from_settings(settings))
     created = time.time() - 60
     for ref, test in (("400001", True), ("400002", False)):
-        callback = {
-            "id": ref,
-            "reference": ref,
-            "call_sid": f"CA{ref:0>32}",
-            "phone": "+447700900401",
-            "voicemail_ok": False,
-            "preferred_time": "any",
-            "urgent": False,
-            "created_at": created,
-            "status": "queued",
-            "test": test,
-        }
-        with store.redis.pipeline(transaction=True) as pipe:
-            store.write_callback(pipe, callback)
-            pipe.execute()
+        write_request(store, ref, created, int(ref), phone="+447700900401", test=test)
         service.claim(ref, "nia")
         service.record_outcome(ref, "nia", "reached_booked", "")
         counted = redis_client.hgetall(key("fig_intake", day=store.figures.day(created)))
@@ -305,20 +292,9 @@ def test_an_urgent_request_tried_within_its_first_minute_counts_once_at_minute_0
     settings = app.config["SETTINGS"]
     service = Intake(store, settings, Hours.from_settings(settings))
     created = time.time() - 120
-    callback = {
-        "id": "400003",
-        "reference": "400003",
-        "call_sid": "CA" + "4" * 32,
-        "phone": "+447700900403",
-        "voicemail_ok": False,
-        "preferred_time": "any",
-        "urgent": True,
-        "created_at": created,
-        "status": "queued",
-    }
-    with store.redis.pipeline(transaction=True) as pipe:
-        store.write_callback(pipe, callback)
-        pipe.execute()
+    write_request(
+        store, "400003", created, call_sid="CA" + "4" * 32, phone="+447700900403", urgent=True
+    )
     service.claim("400003", "nia", now=created + 20)
     service.record_outcome("400003", "nia", "no_answer", "", now=created + 50)
     counted = redis_client.hgetall(key("fig_intake", day=store.figures.day(created)))
