@@ -61,6 +61,8 @@ def find(
             r
             for r in rows
             if r["reference"].startswith(digits)
+            # a caller told a reference that was another's (ivr/outage/recovery.py, F15-1)
+            or r.get("told_reference", "").startswith(digits)
             or re.sub(r"\D", "", r.get("phone", "")).endswith(digits)
         ]
     if status != "closed":

@@ -4,10 +4,13 @@ References while Redis is down: the caller must hear the reference their request
 have. Each process keeps a small pool of references reserved in Redis while it was reachable
 (SADD into the set of every reference ever given out, so nobody else can ever use them); a
 request confirmed during an outage takes one from the pool. A process that started during the
-outage has no pool; it falls back to a reference derived from the CallSid in a range the normal
-allocator never uses (a leading 0), which every process computes alike, so retries agree. Only
-if two such calls hash to the same reference (about 1 in 100,000 per pair) does the second get a
-new reference on delivery; that is logged, and intake can still find it by call and number.
+outage (or used its pool up) falls back to a reference derived from the CallSid in a range the
+normal allocator never uses (a leading 0), which every process computes alike, so retries agree.
+There are only 100,000 of those, so two calls can hash alike (a busy outage gives hundreds):
+within a process a derived reference is never given twice (the next derivation is taken
+instead). Two processes, or an old delivered one, can still clash; delivery then gives the
+later request a new reference and marks both requests with the one the caller heard, so intake
+searching for it finds both and is told to check the caller's number (hazard F15-1).
 
 Delivery is idempotent per call: `callback:by_call:{sid}` names the request a call made; if it
 already points at a request that exists, the record was delivered before (or the call made its
@@ -45,6 +48,7 @@ class ReferencePool:
         self.keys, self.size = keys, size
         self._spare: deque[str] = deque()
         self._given: OrderedDict[str, str] = OrderedDict()  # CallSid -> reference, recent calls
+        self._derived: set[str] = set()  # fallback references given by this process
         self._lock = threading.Lock()
 
     def remember(self, sid: str, ref: str) -> str:
@@ -78,8 +82,17 @@ class ReferencePool:
         return self.remember(sid, ref)
 
     def fallback(self, sid: str) -> str:
-        digest = hmac.new(self.keys.phone_hash("pool").encode(), sid.encode(), hashlib.sha256)
-        return "0" + f"{int(digest.hexdigest(), 16) % 10 ** (REFERENCE_DIGITS - 1):0{5}d}"
+        """A reference derived from the CallSid (called with the lock held). Another process
+        derives the same one for a retry of this call; this process never gives one twice."""
+        salt = self.keys.phone_hash("pool").encode()
+        for n in range(10 ** (REFERENCE_DIGITS - 1)):
+            message = sid.encode() + (b"#%d" % n if n else b"")
+            digest = int(hmac.new(salt, message, hashlib.sha256).hexdigest(), 16)
+            ref = f"0{digest % 10 ** (REFERENCE_DIGITS - 1):0{REFERENCE_DIGITS - 1}d}"
+            if ref not in self._derived:
+                self._derived.add(ref)
+                return ref
+        raise RuntimeError("every fallback reference is taken in this process")
 
     def top_up_reader(self, store: Store):
         """A reader for Store.read_step: tops the pool up on the step's own read, if it needs it."""
@@ -138,14 +151,23 @@ def deliver_record(store: Store, record: dict) -> str:
     for _ in range(10):
         ref = callback["id"]
         cb_key = key("callback", id=ref)
+        # A clash (below): the request the caller's reference already names, to be marked.
+        told_key = (
+            key("callback", id=callback["told_reference"]) if "told_reference" in callback else None
+        )
         with store.redis.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(for_call, cb_key)
+                pipe.watch(for_call, cb_key, *([told_key] if told_key else []))
                 existing = pipe.get(for_call)
                 if existing and pipe.exists(key("callback", id=existing)):
-                    if existing == ref and callback.get("is_update"):
+                    # An update journalled under the reference its caller heard, which delivery
+                    # changed after a clash, belongs to the request under its new reference.
+                    told = pipe.hget(key("callback", id=existing), "told_reference")
+                    if callback.get("is_update") and ref in (existing, told):
                         pipe.multi()
-                        store.write_callback(pipe, callback)
+                        store.write_callback(
+                            pipe, {**callback, "id": existing, "reference": existing}
+                        )
                         pipe.execute()
                         return "updated"
                     if existing != ref:
@@ -156,13 +178,19 @@ def deliver_record(store: Store, record: dict) -> str:
                     pipe.unwatch()
                     new_ref = store.allocate_reference(sid)
                     log.warning("journal reference clashed; the request got a new reference")
+                    callback.setdefault("told_reference", ref)  # what its caller heard
                     callback["id"] = callback["reference"] = new_ref
                     continue
+                shared = pipe.hget(told_key, "also_told_to") if told_key else None
+                told_there = bool(told_key) and pipe.exists(told_key)
                 pipe.multi()
                 pipe.set(for_call, ref, ex=FOR_CALL_TTL)
                 pipe.sadd(key("callback_refs"), ref)
                 store.write_callback(pipe, {**callback, "is_update": False})
                 store.log_call_in(pipe, sid, record.get("events") or [], record.get("log") or {})
+                if told_there:  # the other caller's request: its reference was told twice
+                    also = sorted({*(shared or "").split(), ref})
+                    pipe.hset(told_key, "also_told_to", " ".join(also))
                 pipe.execute()
                 return "delivered"
             except redis.WatchError:
