@@ -101,3 +101,41 @@ def test_a_record_the_disk_cannot_take_leaves_no_trace_and_the_next_one_is_whole
     text = path.read_bytes()
     assert text.count(b"\n") == 2 and b"\0" not in text and b"100002" not in text
     assert path.stat().st_mode & 0o777 == 0o600  # the service's own, like the data key
+
+
+def test_a_torn_record_that_cannot_be_cut_off_is_left_behind_and_the_next_one_is_whole(
+    settings, tmp_path, monkeypatch
+):
+    """The disk fills half way through a record and cutting the torn bytes off fails too: the
+    journal stops writing to that file, so the next caller's record does not land on the end of
+    the torn line (where it would be unreadable, and the caller's request lost), and closes it,
+    so the request already in it can be delivered."""
+    from ivr.outage.journal import Journal
+    from ivr.store.crypto import DataKeys
+
+    journal = Journal(tmp_path / "journal", DataKeys.from_settings(settings))
+    journal.append("callback", {"n": 1}, {"ref": "100001"})
+    real_write, real_ftruncate = os.write, os.ftruncate
+
+    def disk_full_after_ten_bytes(fd, data):
+        real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def cannot_truncate(fd, length):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "write", disk_full_after_ten_bytes)
+    monkeypatch.setattr(os, "ftruncate", cannot_truncate)
+    with pytest.raises(OSError, match="No space left"):
+        journal.append("callback", {"n": 2}, {"ref": "100002"})
+    monkeypatch.setattr(os, "write", real_write)
+    monkeypatch.setattr(os, "ftruncate", real_ftruncate)
+    journal.append("callback", {"n": 3}, {"ref": "100003"})
+
+    records = [journal.open_record(e) for p in journal.files() for e in journal.entries(p)]
+    assert sorted(r["n"] for r in records if r) == [1, 3]
+    assert len(journal.files()) == 2  # the torn file kept as it is; a new one for the next
+    # ...and let go of (closed, its lock released), so delivery can take the first request.
+    [torn] = [p for p in journal.files() if journal.open_record(journal.entries(p)[0])["n"] == 1]
+    with journal.claimed(torn) as mine:
+        assert mine

@@ -205,3 +205,40 @@ def test_rescore_carries_on_past_a_request_erased_meanwhile(store, service):
     checked, moved = rescore_queue(store.redis)
     assert checked == 15 and moved >= 9
     assert rescore_queue(store.redis) == (15, 0)  # every request with a hash is in place
+
+
+def test_rescore_never_brings_back_a_request_that_left_the_queue_meanwhile(store, service):
+    """A worker closes a request between the rescore's read and its write (the rescore runs on a
+    live queue): the closed request stays out of the queue, and the others are put in place."""
+    from ivr.store.callbacks import rescore_queue
+
+    mixed_queue(store, service)
+    queue = key("callback_queue")
+    for ref, _ in store.redis.zrange(queue, 0, -1, withscores=True):  # the old release's scores
+        store.redis.zadd(
+            queue, {ref: float(store.redis.hget(key("callback", id=ref), "created_at"))}
+        )
+    urgent = [
+        r for r in store.redis.zrange(queue, 0, -1) if service.get(r, "t", action=None)["urgent"]
+    ]
+    leaving = urgent[0]  # an urgent one: the rescore will move it up to its band
+
+    class ClosedBetweenReadAndWrite:
+        """The store's client, with the request leaving the queue just before the write."""
+
+        def __init__(self, client):
+            self.client, self.pipelines = client, 0
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+        def pipeline(self, *args, **kwargs):
+            self.pipelines += 1
+            if self.pipelines == 2:  # the write's pipeline: the read is done
+                self.client.zrem(queue, leaving)
+            return self.client.pipeline(*args, **kwargs)
+
+    checked, moved = rescore_queue(ClosedBetweenReadAndWrite(store.redis))
+    assert checked == 14 and moved >= 9
+    assert store.redis.zscore(queue, leaving) is None
+    assert rescore_queue(store.redis) == (13, 0)
