@@ -221,6 +221,26 @@ def test_a_live_workers_journal_is_left_to_it(make_app, open_hours, redis_client
     assert len(queued(redis_client)) == 1
 
 
+def test_nothing_is_delivered_or_removed_while_redis_is_still_down(
+    make_app, open_hours, redis_client, outage
+):
+    """`ivr journal deliver` (run_once) with Redis still down: it reports none delivered and
+    leaves the journal as it is, for the next try."""
+    writer = make_app(replace(open_hours, journal_delivery_interval=3600.0))
+    call = dial(writer)
+    outage.stop()
+    for key in "3113":
+        call.press(key)
+    writer.extensions["ivr.journal"].seal_live_file()  # waiting for anyone to deliver
+    other = make_app(replace(open_hours, journal_delivery_interval=3600.0))
+    assert other.extensions["ivr.deliverer"].run_once() == 0
+    assert len(writer.extensions["ivr.journal"].files()) == 1
+    outage.start()
+    wait_for(lambda: redis_client.ping())
+    assert other.extensions["ivr.deliverer"].run_once() == 1
+    assert len(queued(redis_client)) == 1
+
+
 def test_delivering_the_same_record_twice_queues_it_once(app, store, phone, redis_client):
     call = phone(from_number="+447700900123")
     for key in "3113":
