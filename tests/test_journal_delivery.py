@@ -1,0 +1,187 @@
+"""Journal delivery (ivr/outage/recovery.py), record by record: what lands in Redis, what the
+operator's log says, and what happens when another worker writes at the same moment."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ivr.outage.journal import Journal
+from ivr.outage.recovery import FOR_CALL_TTL, Deliverer, deliver_record
+from ivr.store.crypto import DataKeys
+from ivr.store.keys import key
+
+
+def journalled(n: int, ref: str, **fields) -> dict:
+    """A journal record as ivr/line/degraded.py writes it, for the call made from `n`."""
+    callback = {
+        "id": ref,
+        "reference": ref,
+        "call_sid": f"CA{n:032d}",
+        "phone": f"+4477009{n:05d}",
+        "voicemail_ok": False,
+        "preferred_time": "any",
+        "urgent": False,
+        "created_at": time.time() - 60,
+        "status": "queued",
+        **fields,
+    }
+    return {"callback": callback, "events": [], "log": {}}
+
+
+class WriteBetweenReadAndCommit:
+    """The store's Redis client, with another worker's write landing after delivery's reads
+    and before its MULTI (once): the moment WATCH is there for."""
+
+    def __init__(self, client, write):
+        self.client, self.write = client, write
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def pipeline(self, *args, **kwargs):
+        real, outer = self.client.pipeline(*args, **kwargs), self
+
+        class Pipe:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def __enter__(self):
+                real.__enter__()
+                return self
+
+            def __exit__(self, *exc):
+                return real.__exit__(*exc)
+
+            def multi(self):
+                if outer.write:
+                    outer.write(outer.client)
+                    outer.write = None
+                return real.multi()
+
+        return Pipe()
+
+
+def queue(store) -> list[str]:
+    return store.redis.zrange(key("callback_queue"), 0, -1)
+
+
+def test_a_journalled_update_of_a_request_redis_lost_is_queued_as_a_new_one(app, store):
+    """The request was made before a failover that lost it; the caller's later answer was
+    journalled as an update. Delivered, it is a whole request in the queue, listed as queued."""
+    record = journalled(1, "234567", is_update=True, urgent=True)
+    assert deliver_record(store, record) == "delivered"
+    assert queue(store) == ["234567"]
+    assert store.redis.zscore(key("callbacks_by_status", status="queued"), "234567") is not None
+    assert store.callback("234567")["status"] == "queued"
+
+
+def test_the_calls_own_request_is_remembered_for_thirty_days_not_for_ever(app, store):
+    deliver_record(store, journalled(1, "234567"))
+    ttl = store.redis.ttl(key("callback_for_call", sid=f"CA{1:032d}"))
+    assert FOR_CALL_TTL - 60 < ttl <= FOR_CALL_TTL
+
+
+def test_an_update_under_the_heard_reference_keeps_the_requests_own_reference(app, store):
+    deliver_record(store, journalled(1, "012345"))
+    deliver_record(store, journalled(2, "012345"))  # a clash: a new reference for call 2
+    [new] = [ref for ref in queue(store) if ref != "012345"]
+    update = journalled(2, "012345", is_update=True, preferred_time="evening")
+    assert deliver_record(store, update) == "updated"
+    assert store.callback(new)["reference"] == new
+    assert store.callback(new)["preferred_time"] == "evening"
+
+
+def test_the_operators_log_names_a_clash_and_a_call_that_already_has_a_request(app, store, caplog):
+    """docs/operations.md lists these lines to alert on; an ordinary repeat delivery is quiet."""
+    caplog.set_level(logging.INFO, logger="ivr.outage.recovery")
+    deliver_record(store, journalled(1, "012345"))
+    deliver_record(store, journalled(1, "012345"))  # the same record again: nothing to say
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    deliver_record(store, journalled(2, "012345"))
+    deliver_record(store, journalled(1, "054321"))  # call 1 has a request under another reference
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "journal reference clashed; the request got a new reference",
+        "a journalled request's call already has one in Redis",
+    ]
+
+
+def test_two_workers_delivering_one_calls_request_at_once_make_one_request(app, store, monkeypatch):
+    """Two workers journalled one call's request (a Twilio retry), under different references
+    (one from its pool, one derived): the other worker delivers its copy between this one's
+    look and its write. The call still has one request."""
+    other = journalled(1, "345678")
+
+    def other_worker_delivers(client):
+        monkeypatch.setattr(store, "redis", client)
+        assert deliver_record(store, other) == "delivered"
+        monkeypatch.setattr(store, "redis", racing)
+
+    racing = WriteBetweenReadAndCommit(store.redis, other_worker_delivers)
+    monkeypatch.setattr(store, "redis", racing)
+    assert deliver_record(store, journalled(1, "234567")) == "already_delivered"
+    assert queue(store) == ["345678"]
+
+
+def test_a_reference_taken_by_another_call_meanwhile_is_not_overwritten(app, store, monkeypatch):
+    """Between this delivery's look and its write, another worker delivers a different call's
+    request under the same (derived) reference: neither request is overwritten."""
+    other = journalled(2, "012345")
+
+    def other_worker_delivers(client):
+        monkeypatch.setattr(store, "redis", client)
+        assert deliver_record(store, other) == "delivered"
+        monkeypatch.setattr(store, "redis", racing)
+
+    racing = WriteBetweenReadAndCommit(store.redis, other_worker_delivers)
+    monkeypatch.setattr(store, "redis", racing)
+    assert deliver_record(store, journalled(1, "012345")) == "delivered"
+    monkeypatch.setattr(store, "redis", racing.client)
+    assert store.callback("012345")["call_sid"] == f"CA{2:032d}"
+    [mine] = [ref for ref in queue(store) if ref != "012345"]
+    assert store.callback(mine)["call_sid"] == f"CA{1:032d}"
+    assert store.callback(mine)["told_reference"] == "012345"
+
+
+def test_the_other_request_erased_meanwhile_is_not_brought_back_as_a_stub(app, store, monkeypatch):
+    """A clash, and the request that had the reference first is erased (subject erasure) just
+    before the new one is written: marking it `also_told_to` must not re-create its key."""
+    deliver_record(store, journalled(2, "012345"))
+    racing = WriteBetweenReadAndCommit(
+        store.redis, lambda client: client.delete(key("callback", id="012345"))
+    )
+    monkeypatch.setattr(store, "redis", racing)
+    deliver_record(store, journalled(1, "012345"))
+    monkeypatch.setattr(store, "redis", racing.client)
+    assert not store.redis.exists(key("callback", id="012345"))
+
+
+def test_every_request_in_a_file_is_counted(app, store, settings, tmp_path):
+    journal = Journal(tmp_path / "journal", DataKeys.from_settings(settings))
+    for n, ref in ((1, "234567"), (2, "345678"), (3, "456789")):
+        record = journalled(n, ref)
+        journal.append("callback", record, {"ref": ref, "t": 0, "urgent": False})
+    journal.seal_live_file()
+    assert Deliverer(store, journal, 1).run_once() == 3
+    assert sorted(queue(store)) == ["234567", "345678", "456789"]
+
+
+def test_a_file_delivered_before_a_replica_has_it_is_kept_and_said_so(
+    app, store, settings, tmp_path, caplog, monkeypatch
+):
+    """With a replica to wait for and none answering, the file stays for another delivery
+    (a failover now could lose what was written), and the log says so."""
+    caplog.set_level(logging.INFO, logger="ivr.outage.recovery")
+    journal = Journal(tmp_path / "journal", DataKeys.from_settings(settings))
+    journal.append("callback", journalled(1, "234567"), {"ref": "234567", "t": 0, "urgent": False})
+    journal.seal_live_file()
+    monkeypatch.setattr(store, "wait_replicas", 1)  # the test's Redis has no replica
+    monkeypatch.setattr(store, "wait_ms", 10)
+    assert Deliverer(store, journal, 1).run_once() == 1
+    assert len(journal.files()) == 1
+    assert "journal file delivered but not yet on a replica; kept" in caplog.messages
+    monkeypatch.setattr(store, "wait_replicas", 0)
+    assert Deliverer(store, journal, 1).run_once() == 0  # delivered already: nothing new
+    assert journal.files() == []
+    assert "journal file delivered" in caplog.messages
