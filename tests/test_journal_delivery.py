@@ -4,7 +4,10 @@ operator's log says, and what happens when another worker writes at the same mom
 from __future__ import annotations
 
 import logging
+import threading
 import time
+
+import redis
 
 from ivr.outage.journal import Journal
 from ivr.outage.recovery import FOR_CALL_TTL, Deliverer, deliver_record
@@ -185,3 +188,81 @@ def test_a_file_delivered_before_a_replica_has_it_is_kept_and_said_so(
     assert Deliverer(store, journal, 1).run_once() == 0  # delivered already: nothing new
     assert journal.files() == []
     assert "journal file delivered" in caplog.messages
+
+
+def waiting_file(store, settings, tmp_path, ref: str = "234567") -> Journal:
+    """A journal holding one request, sealed (its writer is done): waiting for delivery."""
+    journal = Journal(tmp_path / "journal", DataKeys.from_settings(settings))
+    journal.append("callback", journalled(1, ref), {"ref": ref, "t": 0, "urgent": False})
+    journal.seal_live_file()
+    return journal
+
+
+def delivery_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ivr-journal" and t.is_alive()]
+
+
+def test_delivery_runs_in_one_named_background_thread_that_never_holds_up_exit(
+    app, store, settings, tmp_path, outage
+):
+    """However many webhook steps ask, a process has one delivery thread ("ivr-journal" in a
+    thread dump), and it is a daemon: a worker being restarted while Redis is still down is not
+    kept alive by it (the journal stays on disk for the next one)."""
+    outage.stop()  # so the thread keeps looking for Redis
+    deliverer = Deliverer(store, waiting_file(store, settings, tmp_path), 0.05)
+    try:
+        for _ in range(5):
+            deliverer.ensure_running()
+        [thread] = delivery_threads()
+        assert thread.daemon
+    finally:
+        deliverer.stop()
+    assert delivery_threads() == []
+
+
+def test_a_journal_waiting_out_an_outage_is_delivered_when_redis_returns_with_no_calls(
+    app, store, settings, tmp_path, outage
+):
+    """A quiet night: Redis comes back and no call arrives to nudge delivery. The thread that
+    was started in the outage keeps looking and delivers."""
+    outage.stop()
+    deliverer = Deliverer(store, waiting_file(store, settings, tmp_path), 0.05)
+    try:
+        deliverer.ensure_running()
+        time.sleep(0.3)  # a few looks at a Redis that is still down
+        outage.start()
+        deadline = time.monotonic() + 15
+        while deliverer.journal.files() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        deliverer.stop()
+    assert queue(store) == ["234567"]
+
+
+def test_a_delivery_that_fails_is_logged_and_tried_again(
+    app, store, settings, tmp_path, caplog, monkeypatch
+):
+    """Redis drops the connection half way through a delivery: the operator's log says so
+    (docs/operations.md), and the next look delivers the request."""
+    from ivr.outage import recovery
+
+    real, failures = recovery.deliver_record, []
+
+    def fails_once(store_, record):
+        if not failures:
+            failures.append(1)
+            raise redis.ConnectionError("Connection reset by peer")
+        return real(store_, record)
+
+    monkeypatch.setattr(recovery, "deliver_record", fails_once)
+    caplog.set_level(logging.ERROR, logger="ivr.outage.recovery")
+    deliverer = Deliverer(store, waiting_file(store, settings, tmp_path), 0.05)
+    try:
+        deliverer.ensure_running()
+        deadline = time.monotonic() + 15
+        while deliverer.journal.files() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        deliverer.stop()
+    assert queue(store) == ["234567"]
+    assert "journal delivery failed; will retry" in caplog.messages

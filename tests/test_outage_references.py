@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 from twilio.request_validator import RequestValidator
 
 from ivr.store.crypto import DataKeys
+from ivr.store.keys import key
 from tests.conftest import AUTH_TOKEN, FlaskTransport
 from tests.test_redis_outage import _ref, dial, fast_delivery, make_app, wait_for  # noqa: F401
 
@@ -217,3 +218,37 @@ def test_a_call_that_never_reaches_the_booking_questions_uses_up_no_reference(
     listener.hang_up()
     dial(app, from_number="+447700900752").press("1")  # would top the pool up again
     assert redis_client.scard("ivr:callbacks:refs") == reserved
+
+
+def test_a_process_whose_spare_references_run_out_asks_redis_one_for_each_call(app, store):
+    """Bookings faster than the steps that top the pool up (a busy minute): once the spares are
+    gone, each call gets its own reference from Redis, kept as that call's."""
+    pool = app.extensions["ivr.references"]
+    allocate = pool.allocator(store)
+    sids = [f"CA{n:032x}" for n in range(pool.size + 3)]
+    refs = [allocate(sid) for sid in sids]
+    assert len(set(refs)) == len(refs)
+    assert all(len(r) == 6 and not r.startswith("0") for r in refs)
+    for sid, ref in zip(sids[-3:], refs[-3:], strict=True):  # from Redis, named for the call
+        assert store.redis.get(key("callback_for_call", sid=sid)) == ref
+
+
+def test_a_reference_given_just_before_redis_failed_is_the_one_a_retry_hears(app, store):
+    """The booking step's save timed out after the reference was given; Twilio's retry runs
+    without Redis and must read the same reference, not a new one."""
+    pool = app.extensions["ivr.references"]
+    given = pool.allocator(store)("CA" + "7" * 32)
+    assert pool.take("CA" + "7" * 32) == given
+
+
+def test_a_caller_who_carries_on_after_booking_uses_up_no_more_references(phone, store):
+    """After booking, a caller may answer more questions or go back to the menu: the call
+    keeps its one reference, and no other is reserved for it."""
+    call = phone(from_number="+447700900515")
+    call.press("3").press("1").press("1").press("3")
+    assert "Your callback request is booked" in call.all_heard()
+    used = store.redis.scard(key("callback_refs"))
+    for key_pressed in ("0", "2", "1", "1"):  # the main menu, then the screening questions
+        call.press(key_pressed)
+    assert not call.ended and "ending your life" in call.heard()  # the risk question
+    assert store.redis.scard(key("callback_refs")) == used
