@@ -87,7 +87,9 @@ def test_a_caller_told_to_ring_back_is_never_queued(settings, redis_client, tmp_
     assert sorted(cb["phone"] for cb in queued) == ["+447700900601", "+447700900621"]
 
 
-def test_redis_down_and_the_journal_unwritable_still_gives_the_crisis_numbers(settings, tmp_path):
+def test_redis_down_and_the_journal_unwritable_still_gives_the_crisis_numbers(
+    settings, tmp_path, caplog
+):
     """Both stores gone at once (Redis unreachable, the journal's disk refusing): a caller who
     confirms a callback cannot be promised one, and hears the safe message (crisis numbers,
     then goodbye), as valid TwiML, never an error."""
@@ -113,5 +115,10 @@ def test_redis_down_and_the_journal_unwritable_still_gives_the_crisis_numbers(se
         fallback = app.extensions["ivr.flow"].phrases["fallback"]
         assert fallback[0] in call.all_heard()
         assert call.ended
+        # The operator's log says why, once per step that failed (with the traceback).
+        failed = [r for r in caplog.records if r.name == "ivr.line.voice" and r.exc_info]
+        assert failed and {r.getMessage() for r in failed} == {
+            "error during a call step without redis"
+        }
     finally:
         app.extensions["ivr.deliverer"].stop()
