@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -285,3 +286,56 @@ def test_text_before_any_verb_and_a_json_value_are_written_as_the_library_writes
     response.add_child("Parameter", {"name": "a", "value": 1})
     response.say("after")
     assert to_xml(response) == str(response)
+
+
+# --- how the prompts are spoken ---------------------------------------------------------------
+def test_every_prompt_is_said_in_the_line_s_own_voice_and_language(recorded_call, app):
+    settings = app.config["SETTINGS"]
+    call, transport = recorded_call()
+    for keys in ("1", "0", "3", "1", "1", "3"):  # about IPT, back, then a booked callback
+        call.press(keys)
+    says = [say for document in transport.documents for say in document.iter("Say")]
+    assert len(says) > 20
+    for say in says:
+        assert (say.get("voice"), say.get("language")) == (settings.voice, settings.language)
+
+
+def test_pauses_written_in_the_flow_are_breaks_of_their_length_where_they_are_written(
+    open_hours, redis_client, tmp_path
+):
+    from dataclasses import replace
+
+    from ivr import create_app
+
+    raw = yaml.safe_load(Path(open_hours.flow_file).read_text(encoding="utf-8"))
+    menu = raw["nodes"]["main_menu"]["say"]
+    # Two pauses in a row add up; one at the very end is kept after the last words.
+    raw["nodes"]["main_menu"]["say"] = [
+        menu[0],
+        {"pause": 1},
+        {"pause": 2},
+        *menu[1:],
+        {"pause": 1},
+    ]
+    raw["settings"]["max_prompt_seconds"] = 30  # the pauses make it longer
+    flow_file = tmp_path / "flow.yaml"
+    flow_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    app = create_app(replace(open_hours, flow_file=str(flow_file)))
+    transport = RecordingTransport(app.test_client())
+    call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN).dial()
+    call.press("1")  # a prompt written without pauses
+    opening, about_ipt = (document.find("Gather") for document in transport.documents)
+    spoken = [
+        ("".join(say.itertext()), [b.get("time") for b in say.iter("break")]) for say in opening
+    ]
+    assert spoken[-4:] == [
+        (menu[0], []),
+        (menu[1], ["3s"]),
+        (menu[2], []),
+        (menu[3], ["1s"]),
+    ]
+    assert [say for say in opening if say.find("break") is not None] == opening.findall("Say")[
+        -3::2
+    ]
+    assert about_ipt.find(".//break") is None
+    app.extensions["ivr.deliverer"].stop()
