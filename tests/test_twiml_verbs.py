@@ -138,7 +138,7 @@ def test_every_ending_says_goodbye_then_hangs_up_with_nothing_after(node, record
     last = transport.documents[-1]
     verbs = [verb.tag for verb in last]
     assert verbs[-1] == "Hangup", verbs
-    assert verbs.count("Hangup") == 1
+    assert set(verbs[:-1]) == {"Say"}, verbs  # words, then the hang-up: not even a <Pause>
     said = [(verb.text or "").strip() for verb in last if verb.tag == "Say"]
     goodbye = flow_file["nodes"][node]["say"]
     assert said[-len(goodbye) :] == goodbye  # it is this node's ending that hangs up
@@ -300,27 +300,31 @@ def test_every_prompt_is_said_in_the_line_s_own_voice_and_language(recorded_call
         assert (say.get("voice"), say.get("language")) == (settings.voice, settings.language)
 
 
-def test_pauses_written_in_the_flow_are_breaks_of_their_length_where_they_are_written(
-    open_hours, redis_client, tmp_path
-):
+def app_with_flow(settings, tmp_path, change):
+    """An app whose flow file is the line's own with `change(raw flow)` made to it."""
     from dataclasses import replace
 
     from ivr import create_app
 
-    raw = yaml.safe_load(Path(open_hours.flow_file).read_text(encoding="utf-8"))
-    menu = raw["nodes"]["main_menu"]["say"]
-    # Two pauses in a row add up; one at the very end is kept after the last words.
-    raw["nodes"]["main_menu"]["say"] = [
-        menu[0],
-        {"pause": 1},
-        {"pause": 2},
-        *menu[1:],
-        {"pause": 1},
-    ]
-    raw["settings"]["max_prompt_seconds"] = 30  # the pauses make it longer
+    raw = yaml.safe_load(Path(settings.flow_file).read_text(encoding="utf-8"))
+    change(raw)
     flow_file = tmp_path / "flow.yaml"
     flow_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    app = create_app(replace(open_hours, flow_file=str(flow_file)))
+    return create_app(replace(settings, flow_file=str(flow_file)))
+
+
+def test_pauses_written_in_the_flow_are_breaks_of_their_length_where_they_are_written(
+    open_hours, redis_client, tmp_path
+):
+    def change(raw):
+        # Two pauses in a row add up; one at the very end is kept after the last words.
+        menu = raw["nodes"]["main_menu"]["say"]
+        menu[1:1] = [{"pause": 1}, {"pause": 2}]
+        menu.append({"pause": 1})
+        raw["settings"]["max_prompt_seconds"] = 30  # the pauses make it longer
+
+    app = app_with_flow(open_hours, tmp_path, change)
+    menu = app.extensions["ivr.flow"].nodes["main_menu"]["say"]
     transport = RecordingTransport(app.test_client())
     call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN).dial()
     call.press("1")  # a prompt written without pauses
@@ -330,12 +334,30 @@ def test_pauses_written_in_the_flow_are_breaks_of_their_length_where_they_are_wr
     ]
     assert spoken[-4:] == [
         (menu[0], []),
-        (menu[1], ["3s"]),
-        (menu[2], []),
-        (menu[3], ["1s"]),
-    ]
-    assert [say for say in opening if say.find("break") is not None] == opening.findall("Say")[
-        -3::2
+        (menu[3], ["3s"]),
+        (menu[4], []),
+        (menu[5], ["1s"]),
     ]
     assert about_ipt.find(".//break") is None
+    app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_put_through_written_as_only_a_pause_waits_then_dials(open_hours, redis_client, tmp_path):
+    def change(raw):
+        raw["nodes"]["crisis_dial"]["say"] = [{"pause": 2}]
+        # Words that name a pause are words, filled in like any others.
+        raw["nodes"]["risk_options"]["say"][0] = "If you need a pause, {crisis_dial_name} can wait."
+
+    app = app_with_flow(open_hours, tmp_path, change)
+    transport = RecordingTransport(app.test_client())
+    call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN).dial()
+    for keys in ("2", "4", "4", "1", "1"):  # risk yes, go on: the put-through offer
+        call.press(keys)
+    assert "If you need a pause, Samaritans can wait." in call.heard()
+    call.press("1")
+    put_through = transport.documents[-2]
+    assert [(verb.tag, verb.get("length")) for verb in put_through] == [
+        ("Pause", "2"),
+        ("Dial", None),
+    ]
     app.extensions["ivr.deliverer"].stop()
