@@ -4,6 +4,7 @@ step-by-step events behind it (their times, the call's start, a put-through's re
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -108,3 +109,35 @@ def test_a_put_through_ending_in_a_status_the_flow_does_not_name_counts_as_faile
     assert "Sorry, we could not put you through." in call.heard()
     (ended,) = [e for e in store.call_events(call.call_sid) if e["type"] == "dial_ended"]
     assert ended["status"] == status[:20]  # junk from the request is kept short
+
+
+def test_the_call_logs_show_the_path_a_call_took(clock, phone, client, signed_in):
+    call = phone()
+    call.press("1")
+    signed_in(client, role="manager")
+    listed = client.get("/reports/calls?start=2026-03-04&end=2026-03-04").get_data(as_text=True)
+    path = "Welcome and urgent help numbers Callback offered at once Main menu [1] About IPT: what"
+    assert f'<td class="path">{path} it is</td>' in listed
+    timeline = client.get(f"/reports/calls/{call.call_sid}").get_data(as_text=True)
+    rows = re.findall(r"<td>(prompt|passed)</td>\s*<td>([^<]*)</td>", timeline)
+    assert rows == [
+        ("prompt", "Welcome and urgent help numbers"),
+        ("prompt", "Callback offered at once"),
+        ("passed", "Is the team working now?"),
+        ("prompt", "Main menu"),
+        ("prompt", "About IPT: what it is"),
+    ]
+
+
+def test_the_call_logs_show_screening_as_one_step_without_its_prompts(
+    clock, phone, client, signed_in
+):
+    call = phone()
+    for keys in ("2", "1", "1", "2"):  # questions: not at all, not at all, no risk
+        call.press(keys)
+    assert "Which of these fits you best" in call.heard()
+    signed_in(client, role="manager")
+    listed = client.get("/reports/calls?start=2026-03-04&end=2026-03-04").get_data(as_text=True)
+    assert "Main menu [2] [screening questions]</td>" in listed
+    timeline = client.get(f"/reports/calls/{call.call_sid}").get_data(as_text=True)
+    assert "PHQ" not in listed + timeline and "self-harm" not in listed + timeline
