@@ -177,6 +177,20 @@ def test_a_caller_put_through_comes_back_to_the_after_dial_prompt_even_if_state_
     assert dial.get("callerId") == "+441134960123"
 
 
+@pytest.mark.parametrize("to_number", ["sip:ipt-line@example.sip.twilio.com", ""])
+def test_a_put_through_shows_the_service_number_when_the_line_was_not_rung_on_a_number(
+    recorded_call, app, to_number
+):
+    # A SIP or client call has no E.164 `To`: Twilio would refuse it (or nothing) as callerId.
+    service_number = app.config["SETTINGS"].service_number  # verified, as the start-up note asks
+    call, transport = recorded_call(to_number=to_number, verified_caller_ids=(service_number,))
+    for keys in ("2", "4", "4", "1", "1", "1"):  # risk yes, go on, put me through
+        call.press(keys)
+    [dial] = [verb for document in transport.documents for verb in document.iter("Dial")]
+    assert dial.get("callerId") == service_number
+    assert call.dial_errors == [] and call.dialled == ["+44116123"]
+
+
 def test_hash_skips_a_screening_question(phone):
     call = phone()
     call.press("2")  # screening
