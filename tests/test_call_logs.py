@@ -72,6 +72,20 @@ def test_the_first_event_records_the_call_starting(clock, phone, store, from_num
     }
 
 
+def test_the_events_of_a_call_start_name_each_prompt_and_decision_with_its_section(
+    clock, phone, store
+):
+    call = phone()
+    t = round(MOMENT.timestamp(), 3)
+    assert store.call_events(call.call_sid)[1:] == [
+        {"t": t, "step": 1, "type": "prompt", "node": "welcome", "section": "safety"},
+        {"t": t, "step": 1, "type": "prompt", "node": "callback_hint", "section": "menu"},
+        # A node the flow puts in no section is recorded with an empty one (a string, as ever).
+        {"t": t, "step": 1, "type": "passed", "node": "hours_check", "section": ""},
+        {"t": t, "step": 1, "type": "prompt", "node": "main_menu", "section": "menu"},
+    ]
+
+
 def test_each_event_carries_its_step_and_time_to_the_millisecond(
     clock, phone, store, client, signed_in
 ):
