@@ -454,3 +454,15 @@ def test_star_repeats_the_number_prompt_without_using_up_an_attempt(phone, store
         assert call.heard().startswith("Please key in the phone number")
     call.press("07700900444#")
     assert "You keyed in: 0 7 7 0 0, 9 0 0, 4 4 4." in call.heard()
+
+
+def test_intake_sees_which_information_the_caller_listened_to(phone, store, client, signed_in):
+    call = phone()
+    for keys in ("1", "1", "*", "9", "1", "1", "3"):  # two chunks (one repeated), then a callback
+        call.press(keys)
+    ref = only_callback(store)["reference"]
+    assert only_callback(store)["heard"] == ["what_it_is", "four_difficulties"]
+    signed_in(client, role="intake")
+    page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
+    listened = '<ul id="heard"><li>What IPT is</li><li>The four kinds of difficulty</li></ul>'
+    assert listened in page
