@@ -466,3 +466,32 @@ def test_intake_sees_which_information_the_caller_listened_to(phone, store, clie
     page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
     listened = '<ul id="heard"><li>What IPT is</li><li>The four kinds of difficulty</li></ul>'
     assert listened in page
+
+
+def test_the_daily_callback_limit_counts_by_the_utc_day_whatever_the_server_s_zone(
+    open_hours, redis_client, monkeypatch
+):
+    import time
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from ivr import create_app
+
+    # A server clock in a zone whose date is not UTC's right now (UTC+14 or UTC-12).
+    zone = "Etc/GMT-14" if datetime.now(UTC).hour >= 10 else "Etc/GMT+12"
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        days = {datetime.now(UTC).strftime("%Y%m%d")}
+        app = create_app(replace(open_hours, callbacks_per_day=1))
+        call = phone_for(app)()
+        for keys in ("3", "1", "1", "3"):
+            call.press(keys)
+        days.add(datetime.now(UTC).strftime("%Y%m%d"))  # in case UTC midnight just passed
+        app.extensions["ivr.deliverer"].stop()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert "Your callback request is booked" in call.all_heard()
+    (tally,) = redis_client.keys("*limit:callbacks:*")
+    assert tally.rsplit(":", 1)[1] in days
