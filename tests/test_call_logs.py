@@ -155,3 +155,13 @@ def test_the_call_logs_show_screening_as_one_step_without_its_prompts(
     assert "Main menu [2] [screening questions]</td>" in listed
     timeline = client.get(f"/reports/calls/{call.call_sid}").get_data(as_text=True)
     assert "PHQ" not in listed + timeline and "self-harm" not in listed + timeline
+
+
+def test_demo_calls_walk_the_flow_as_callers_do_and_are_logged(app, store, client):
+    from ivr.reports.demo import fill
+
+    fill(app.extensions["ivr.engine"], store, 30, weeks=1, seed=5)
+    calls = api_calls(client, store)
+    assert len(calls) == 30
+    assert len({c.get("last_node") for c in calls}) > 3  # not all left at the main menu
+    assert any(c.get("callback_id") for c in calls)

@@ -266,6 +266,16 @@ def test_every_gather_listens_for_keys_and_words_and_waits_out_a_pause(recorded_
             assert "repeat" in gather.get("hints", ""), node
 
 
+def test_each_menu_hints_its_own_words_to_the_recogniser(recorded_call):
+    call, transport = recorded_call()
+    call.press("3")  # the main menu, then "can we call you on this number?"
+    hints = dict(gathers(transport.documents))
+    assert "information" in hints["main_menu"].get("hints")
+    assert "different number" not in hints["main_menu"].get("hints")
+    assert "different number" in hints["confirm_caller_id"].get("hints")
+    assert "information" not in hints["confirm_caller_id"].get("hints")
+
+
 def test_the_fallback_speaks_in_the_line_s_own_voice_and_language(app, client):
     from twilio.request_validator import RequestValidator
 
