@@ -276,6 +276,17 @@ def test_each_menu_hints_its_own_words_to_the_recogniser(recorded_call):
     assert "information" not in hints["confirm_caller_id"].get("hints")
 
 
+def test_the_language_prompt_gives_the_recogniser_no_word_list(recorded_call):
+    # Any language may be said: hints would only steer the recogniser towards the wrong words.
+    call, transport = recorded_call()
+    for keys in ("3", "1", "1", "3"):  # a booked callback
+        call.press(keys)
+    call.silence()  # the extras
+    call.press("1")  # an interpreter
+    hints = dict(gathers(transport.documents))
+    assert "hints" not in hints["interpreter_language"].attrib
+
+
 def test_the_fallback_speaks_in_the_line_s_own_voice_and_language(app, client):
     from twilio.request_validator import RequestValidator
 
