@@ -191,6 +191,33 @@ def test_a_put_through_shows_the_service_number_when_the_line_was_not_rung_on_a_
     assert call.dial_errors == [] and call.dialled == ["+44116123"]
 
 
+class StateLostDuringSilence(RecordingTransport):
+    """Loses the call's working state while the caller says nothing at a prompt."""
+
+    def __init__(self, client, redis_client):
+        super().__init__(client)
+        self.redis = redis_client
+
+    def post(self, url, params, headers):
+        if "silence=1" in url:
+            self.redis.delete(key("call_state", sid=params["CallSid"]))
+        return super().post(url, params, headers)
+
+
+def test_a_silent_caller_hears_the_same_prompt_again_even_if_state_was_lost(app, redis_client):
+    transport = StateLostDuringSilence(app.test_client(), redis_client)
+    call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN).dial()
+    for keys in ("3", "1"):  # call me back, on this number: the voicemail question
+        call.press(keys)
+    assert "leave a voicemail" in call.heard()
+    call.silence()
+    heard = call.heard()
+    assert heard.startswith("Sorry, we did not hear a key.") and "leave a voicemail" in heard
+    # Twilio posts the fall-through as the <Redirect> says, in the method it documents.
+    redirects = [verb for document in transport.documents for verb in document.iter("Redirect")]
+    assert redirects and {verb.get("method") for verb in redirects} == {"POST"}
+
+
 def test_hash_skips_a_screening_question(phone):
     call = phone()
     call.press("2")  # screening
