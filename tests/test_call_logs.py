@@ -165,3 +165,22 @@ def test_demo_calls_walk_the_flow_as_callers_do_and_are_logged(app, store, clien
     assert len(calls) == 30
     assert len({c.get("last_node") for c in calls}) > 3  # not all left at the main menu
     assert any(c.get("callback_id") for c in calls)
+    for logged in calls:  # once the line has hung up, only the closing status follows
+        types = [e["type"] for e in store.call_events(logged["call_sid"])]
+        assert "ended" not in types or types.index("ended") >= len(types) - 2, types
+
+
+def test_a_call_the_line_ends_after_three_refused_numbers_is_logged_so(
+    clock, phone, client, store, signed_in
+):
+    call = phone(from_number="anonymous")
+    call.press("3")
+    for _ in range(3):
+        call.press("0161#")  # too short, each time
+    assert call.ended
+    (logged,) = api_calls(client, store)
+    assert logged["outcome"] == "number_refused"
+    assert logged["last_node"] == "number_not_taken"
+    signed_in(client, role="manager")
+    timeline = client.get(f"/reports/calls/{call.call_sid}").get_data(as_text=True)
+    assert "<td>ended</td>\n    <td>Callback: no number we can call</td>" in timeline
