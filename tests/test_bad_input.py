@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from ivr.line.engine import Turn
+from ivr.store.keys import key
 from tests.conftest import AUTH_TOKEN, BASE_URL
 
 SIDS = ["CA" + "c" * 32, "CA" + "d" * 32]
@@ -158,6 +160,58 @@ def test_an_offline_step_with_a_forged_state_starts_afresh(client, redis_client)
     query = {"s": "1", "n": "main_menu", "d": "gAAAAforged", "offline": "1"}
     root = assert_twiml(post(client, "/voice/step", query, {"CallSid": SIDS[0], "Digits": "1"}))
     assert "I P T is a type of therapy" in ET.tostring(root, encoding="unicode")
+
+
+# --- steps that do not fit the call's state -----------------------------------------------------
+def to_voicemail_question(phone):
+    """A call two answers in (call me back, this number), waiting at the voicemail question."""
+    call = phone()
+    for keys in ("3", "1"):
+        call.press(keys)
+    assert "leave a voicemail" in call.heard()
+    return call
+
+
+def test_a_stale_step_hears_the_current_prompt_and_a_key_there_is_taken(phone):
+    call = to_voicemail_question(phone)
+    stale = call.requests[1][0]  # the main menu's answer, posted again long after
+    status, body = call.signed_post(stale, call.params({"Digits": "2"}))
+    assert status == 200 and "leave a voicemail" in body
+    assert "To hear about I P T" not in body
+    # Twilio follows the prompt it was just given: its key answers the voicemail question.
+    action = ET.fromstring(body).find("Gather").get("action")  # noqa: S314 (our own answer)
+    status, body = call.signed_post(urljoin(stale, action), call.params({"Digits": "1"}))
+    assert status == 200 and "best time" in body
+
+
+def prompt_retired_by_a_new_flow(call, redis_client) -> None:
+    """A deploy whose flow no longer has the prompt this caller is waiting at."""
+    redis_client.hset(key("call_state", sid=call.call_sid), "node", "retired_prompt")
+
+
+def test_a_key_at_a_prompt_the_flow_no_longer_has_leads_to_the_main_menu(phone, redis_client):
+    call = to_voicemail_question(phone)
+    prompt_retired_by_a_new_flow(call, redis_client)
+    call.press("1")
+    heard = call.heard()
+    assert "To hear about I P T, say information, or press 1" in heard
+    assert "having a problem" not in heard
+
+
+def test_a_stale_step_at_a_prompt_the_flow_no_longer_has_hears_the_main_menu(phone, redis_client):
+    call = to_voicemail_question(phone)
+    prompt_retired_by_a_new_flow(call, redis_client)
+    status, body = call.signed_post(call.requests[1][0], call.params({"Digits": "1"}))
+    assert status == 200 and "To hear about I P T, say information, or press 1" in body
+
+
+def test_a_lost_call_naming_a_prompt_that_takes_no_answer_hears_it_again(client, redis_client):
+    # The call's state is gone (expired, or Redis lost it): the URL's node is all there is.
+    query = {"s": "3", "n": "urgent_numbers"}
+    root = assert_twiml(post(client, "/voice/step", query, {"CallSid": SIDS[0], "Digits": "1"}))
+    said = ET.tostring(root, encoding="unicode")
+    assert "you can call any of these through Relay UK" in said
+    assert "To hear about I P T" in said
 
 
 # --- keyed-in numbers -----------------------------------------------------------------------

@@ -454,3 +454,44 @@ def test_star_repeats_the_number_prompt_without_using_up_an_attempt(phone, store
         assert call.heard().startswith("Please key in the phone number")
     call.press("07700900444#")
     assert "You keyed in: 0 7 7 0 0, 9 0 0, 4 4 4." in call.heard()
+
+
+def test_intake_sees_which_information_the_caller_listened_to(phone, store, client, signed_in):
+    call = phone()
+    for keys in ("1", "1", "*", "9", "1", "1", "3"):  # two chunks (one repeated), then a callback
+        call.press(keys)
+    ref = only_callback(store)["reference"]
+    assert only_callback(store)["heard"] == ["what_it_is", "four_difficulties"]
+    signed_in(client, role="intake")
+    page = client.get(f"/intake/callbacks/{ref}").get_data(as_text=True)
+    listened = '<ul id="heard"><li>What IPT is</li><li>The four kinds of difficulty</li></ul>'
+    assert listened in page
+
+
+def test_the_daily_callback_limit_counts_by_the_utc_day_whatever_the_server_s_zone(
+    open_hours, redis_client, monkeypatch
+):
+    import time
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from ivr import create_app
+
+    # A server clock in a zone whose date is not UTC's right now (UTC+14 or UTC-12).
+    zone = "Etc/GMT-14" if datetime.now(UTC).hour >= 10 else "Etc/GMT+12"
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        days = {datetime.now(UTC).strftime("%Y%m%d")}
+        app = create_app(replace(open_hours, callbacks_per_day=1))
+        call = phone_for(app)()
+        for keys in ("3", "1", "1", "3"):
+            call.press(keys)
+        days.add(datetime.now(UTC).strftime("%Y%m%d"))  # in case UTC midnight just passed
+        app.extensions["ivr.deliverer"].stop()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert "Your callback request is booked" in call.all_heard()
+    (tally,) = redis_client.keys("*limit:callbacks:*")
+    assert tally.rsplit(":", 1)[1] in days

@@ -76,6 +76,19 @@ def test_an_unclear_language_is_asked_again_not_stored(phone, store):
     assert request["interpreter_language"] == "script script"
 
 
+def test_keys_at_the_language_prompt_repeat_it_or_are_refused_not_kept(phone, store):
+    call = booked(phone)
+    call.press("1")
+    prompt = "Please say the language you would like, for example, Polish, or Urdu."
+    assert prompt in call.heard()
+    call.press("*")
+    assert call.heard() == prompt
+    call.press("5")
+    assert call.heard() == f"Sorry, that key is not one of the options. {prompt}"
+    (request,) = store.list_callbacks(None, None, 5)[0]
+    assert request["interpreter_language"] == ""
+
+
 def test_the_reference_by_text_only_with_a_yes_and_nothing_about_health(
     texting_app, fake_twilio, store
 ):

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from conftest import AUTH_TOKEN
+from conftest import AUTH_TOKEN, phone_for
 
 from ivr import create_app
 from ivr.intake.service import Intake
@@ -206,3 +206,19 @@ def test_a_recount_agrees_that_test_calls_count_nowhere(app, client, store):
     browser.post(f"/try/calls/{sid}/hangup")
     result = rebuild(store, store.figures, apply=False)
     assert result["differences"] == []
+
+
+def test_a_test_call_is_never_told_the_daily_callback_limit(open_hours, redis_client):
+    # The limit is against robot diallers: the line's own number for /try has often booked.
+    app = create_app(replace(open_hours, callbacks_per_day=1))
+    caller = app.test_client()
+    real = phone_for(app)(from_number="+447700900123")  # the softphone's "mobile" caller ID
+    for key_pressed in ("3", "1", "1", "3"):
+        real.press(key_pressed)
+    assert "Your callback request is booked" in real.all_heard()
+    browser = Browser(caller)
+    sid = browser.call().json["call"]
+    heard = " ".join(browser.press(sid, "9").json["lines"])
+    assert "cannot take another callback request" not in heard
+    assert "We can call you back on the number you are calling from" in heard
+    app.extensions["ivr.deliverer"].stop()

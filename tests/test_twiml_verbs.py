@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -137,7 +138,7 @@ def test_every_ending_says_goodbye_then_hangs_up_with_nothing_after(node, record
     last = transport.documents[-1]
     verbs = [verb.tag for verb in last]
     assert verbs[-1] == "Hangup", verbs
-    assert verbs.count("Hangup") == 1
+    assert set(verbs[:-1]) == {"Say"}, verbs  # words, then the hang-up: not even a <Pause>
     said = [(verb.text or "").strip() for verb in last if verb.tag == "Say"]
     goodbye = flow_file["nodes"][node]["say"]
     assert said[-len(goodbye) :] == goodbye  # it is this node's ending that hangs up
@@ -174,6 +175,47 @@ def test_a_caller_put_through_comes_back_to_the_after_dial_prompt_even_if_state_
     # The crisis line is shown the number the caller rang (ours), not left to Twilio's default.
     [dial] = [verb for document in transport.documents for verb in document.iter("Dial")]
     assert dial.get("callerId") == "+441134960123"
+
+
+@pytest.mark.parametrize("to_number", ["sip:ipt-line@example.sip.twilio.com", ""])
+def test_a_put_through_shows_the_service_number_when_the_line_was_not_rung_on_a_number(
+    recorded_call, app, to_number
+):
+    # A SIP or client call has no E.164 `To`: Twilio would refuse it (or nothing) as callerId.
+    service_number = app.config["SETTINGS"].service_number  # verified, as the start-up note asks
+    call, transport = recorded_call(to_number=to_number, verified_caller_ids=(service_number,))
+    for keys in ("2", "4", "4", "1", "1", "1"):  # risk yes, go on, put me through
+        call.press(keys)
+    [dial] = [verb for document in transport.documents for verb in document.iter("Dial")]
+    assert dial.get("callerId") == service_number
+    assert call.dial_errors == [] and call.dialled == ["+44116123"]
+
+
+class StateLostDuringSilence(RecordingTransport):
+    """Loses the call's working state while the caller says nothing at a prompt."""
+
+    def __init__(self, client, redis_client):
+        super().__init__(client)
+        self.redis = redis_client
+
+    def post(self, url, params, headers):
+        if "silence=1" in url:
+            self.redis.delete(key("call_state", sid=params["CallSid"]))
+        return super().post(url, params, headers)
+
+
+def test_a_silent_caller_hears_the_same_prompt_again_even_if_state_was_lost(app, redis_client):
+    transport = StateLostDuringSilence(app.test_client(), redis_client)
+    call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN).dial()
+    for keys in ("3", "1"):  # call me back, on this number: the voicemail question
+        call.press(keys)
+    assert "leave a voicemail" in call.heard()
+    call.silence()
+    heard = call.heard()
+    assert heard.startswith("Sorry, we did not hear a key.") and "leave a voicemail" in heard
+    # Twilio posts the fall-through as the <Redirect> says, in the method it documents.
+    redirects = [verb for document in transport.documents for verb in document.iter("Redirect")]
+    assert redirects and {verb.get("method") for verb in redirects} == {"POST"}
 
 
 def test_hash_skips_a_screening_question(phone):
@@ -251,6 +293,27 @@ def test_every_gather_listens_for_keys_and_words_and_waits_out_a_pause(recorded_
             assert "repeat" in gather.get("hints", ""), node
 
 
+def test_each_menu_hints_its_own_words_to_the_recogniser(recorded_call):
+    call, transport = recorded_call()
+    call.press("3")  # the main menu, then "can we call you on this number?"
+    hints = dict(gathers(transport.documents))
+    assert "information" in hints["main_menu"].get("hints")
+    assert "different number" not in hints["main_menu"].get("hints")
+    assert "different number" in hints["confirm_caller_id"].get("hints")
+    assert "information" not in hints["confirm_caller_id"].get("hints")
+
+
+def test_the_language_prompt_gives_the_recogniser_no_word_list(recorded_call):
+    # Any language may be said: hints would only steer the recogniser towards the wrong words.
+    call, transport = recorded_call()
+    for keys in ("3", "1", "1", "3"):  # a booked callback
+        call.press(keys)
+    call.silence()  # the extras
+    call.press("1")  # an interpreter
+    hints = dict(gathers(transport.documents))
+    assert "hints" not in hints["interpreter_language"].attrib
+
+
 def test_the_fallback_speaks_in_the_line_s_own_voice_and_language(app, client):
     from twilio.request_validator import RequestValidator
 
@@ -285,3 +348,78 @@ def test_text_before_any_verb_and_a_json_value_are_written_as_the_library_writes
     response.add_child("Parameter", {"name": "a", "value": 1})
     response.say("after")
     assert to_xml(response) == str(response)
+
+
+# --- how the prompts are spoken ---------------------------------------------------------------
+def test_every_prompt_is_said_in_the_line_s_own_voice_and_language(recorded_call, app):
+    settings = app.config["SETTINGS"]
+    call, transport = recorded_call()
+    for keys in ("1", "0", "3", "1", "1", "3"):  # about IPT, back, then a booked callback
+        call.press(keys)
+    says = [say for document in transport.documents for say in document.iter("Say")]
+    assert len(says) > 20
+    for say in says:
+        assert (say.get("voice"), say.get("language")) == (settings.voice, settings.language)
+
+
+def app_with_flow(settings, tmp_path, change):
+    """An app whose flow file is the line's own with `change(raw flow)` made to it."""
+    from dataclasses import replace
+
+    from ivr import create_app
+
+    raw = yaml.safe_load(Path(settings.flow_file).read_text(encoding="utf-8"))
+    change(raw)
+    flow_file = tmp_path / "flow.yaml"
+    flow_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return create_app(replace(settings, flow_file=str(flow_file)))
+
+
+def test_pauses_written_in_the_flow_are_breaks_of_their_length_where_they_are_written(
+    open_hours, redis_client, tmp_path
+):
+    def change(raw):
+        # Two pauses in a row add up; one at the very end is kept after the last words.
+        menu = raw["nodes"]["main_menu"]["say"]
+        menu[1:1] = [{"pause": 1}, {"pause": 2}]
+        menu.append({"pause": 1})
+        raw["settings"]["max_prompt_seconds"] = 30  # the pauses make it longer
+
+    app = app_with_flow(open_hours, tmp_path, change)
+    menu = app.extensions["ivr.flow"].nodes["main_menu"]["say"]
+    transport = RecordingTransport(app.test_client())
+    call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN).dial()
+    call.press("1")  # a prompt written without pauses
+    opening, about_ipt = (document.find("Gather") for document in transport.documents)
+    spoken = [
+        ("".join(say.itertext()), [b.get("time") for b in say.iter("break")]) for say in opening
+    ]
+    assert spoken[-4:] == [
+        (menu[0], []),
+        (menu[3], ["3s"]),
+        (menu[4], []),
+        (menu[5], ["1s"]),
+    ]
+    assert about_ipt.find(".//break") is None
+    app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_put_through_written_as_only_a_pause_waits_then_dials(open_hours, redis_client, tmp_path):
+    def change(raw):
+        raw["nodes"]["crisis_dial"]["say"] = [{"pause": 2}]
+        # Words that name a pause are words, filled in like any others.
+        raw["nodes"]["risk_options"]["say"][0] = "If you need a pause, {crisis_dial_name} can wait."
+
+    app = app_with_flow(open_hours, tmp_path, change)
+    transport = RecordingTransport(app.test_client())
+    call = SimulatedCall(transport, BASE_URL, AUTH_TOKEN).dial()
+    for keys in ("2", "4", "4", "1", "1"):  # risk yes, go on: the put-through offer
+        call.press(keys)
+    assert "If you need a pause, Samaritans can wait." in call.heard()
+    call.press("1")
+    put_through = transport.documents[-2]
+    assert [(verb.tag, verb.get("length")) for verb in put_through] == [
+        ("Pause", "2"),
+        ("Dial", None),
+    ]
+    app.extensions["ivr.deliverer"].stop()
