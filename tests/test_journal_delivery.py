@@ -310,3 +310,23 @@ def test_a_replica_that_has_every_write_is_said_to_and_one_held_back_is_not(tmp_
         link.close()
         replica.kill()
         primary.kill()
+
+
+def test_a_booking_no_replica_confirmed_is_journalled_too_and_no_other_step_is(
+    app, phone, store, monkeypatch
+):
+    """With a replica to wait for and none answering (IVR_REDIS_WAIT_REPLICAS): each step that
+    writes the callback request goes to the journal as well, before the caller hears the
+    reference; the steps before it write nothing there."""
+    monkeypatch.setattr(store, "wait_replicas", 1)
+    monkeypatch.setattr(store, "wait_ms", 10)
+    journal = app.extensions["ivr.journal"]
+    call = phone(from_number="+447700900123")
+    call.press("3")  # the callback menu: no request yet
+    assert journal.records_where(lambda record: True) == []
+    for keys in "113":
+        call.press(keys)
+    assert "Your callback request is booked" in call.heard()
+    records = journal.records_where(lambda record: True)
+    assert records and {r["callback"]["call_sid"] for r in records} == {call.call_sid}
+    assert store.callback(records[-1]["callback"]["id"])["call_sid"] == call.call_sid
