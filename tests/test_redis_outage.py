@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from ivr import create_app
 from ivr.outage.recovery import deliver_record
 from ivr.store.keys import key as redis_key
-from ivr.store.redis_store import Store
+from ivr.store.redis_store import SAVE_STEP_SHA, Store
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 from tests.counting_proxy import CountingProxy
@@ -475,3 +475,14 @@ def test_a_call_ending_written_over_a_link_lost_mid_write_leaves_nothing_half_wr
         assert redis_client.zscore(redis_key("calls_by_outcome", outcome="hung_up"), sid) == 1.7e9
     finally:
         proxy.close()
+
+
+def test_a_step_after_redis_lost_its_scripts_is_saved(phone, store, redis_client):
+    """A restarted or failed-over Redis has no scripts loaded: the next step loads the save
+    script again and is saved, as any other."""
+    call = phone()
+    redis_client.script_flush()
+    call.press("3")
+    state = store.load_call(call.call_sid)
+    assert state.step == 2 and state.node != "main_menu"
+    assert redis_client.script_exists(SAVE_STEP_SHA) == [True]
