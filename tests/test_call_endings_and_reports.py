@@ -15,8 +15,10 @@ import pytest
 from conftest import phone_for
 
 from ivr import create_app
+from ivr.line.calls import close_call
 from ivr.reports.demo import fill
 from ivr.reports.recount import rebuild
+from ivr.store.keys import key
 
 FLOW = Path(__file__).resolve().parent.parent / "call_flows" / "ipt_line.yaml"
 
@@ -185,3 +187,14 @@ def test_per_worker_figures_are_shown_with_their_definition(
     assert rows[2][:5] == ["sam", "1", "1", "100.0%", "0"]
     store = app.extensions["ivr.store"]
     assert rebuild(store, store.figures, apply=False)["differences"] == []
+
+
+def test_a_call_logged_without_its_start_time_still_closes_and_is_not_indexed(store, redis_client):
+    """A journalled call's log carries its start as the outage path knew it (empty when it did
+    not): its final status still closes it, and no outcome index gets a call it cannot place."""
+    sid = "CA" + "7" * 32
+    store.log_call(sid, [], {"started_at": None, "last_node": "main_menu"})
+    assert store.call_log(sid)["started_at"] == ""
+    assert close_call(store, sid, "completed", "", datetime.now(UTC))
+    assert store.call_log(sid)["outcome"] == "hung_up"
+    assert redis_client.keys(key("calls_by_outcome", outcome="*")) == []

@@ -151,6 +151,20 @@ def test_a_no_to_the_safety_call_leaves_nothing_in_redis_naming_the_request(
     assert redis_client.hget(subject, "callback:" + ref) is None
 
 
+def test_a_request_made_at_the_risk_answer_is_its_calls_at_once(phone, redis_client):
+    """The caller hangs up straight after the risk answer (the request is made there and then):
+    the call still names its request (journal delivery and a retried step read it), as long
+    as a reference is kept."""
+    call = phone(from_number="+447700900233")
+    for keys in RISK_YES:
+        call.press(keys)
+    call.hang_up()
+    [ref] = redis_client.zrange(key("callbacks_by_created"), 0, -1)
+    by_call = key("callback_for_call", sid=call.call_sid)
+    assert redis_client.get(by_call) == ref
+    assert 0 < redis_client.ttl(by_call) <= 86400 * 30
+
+
 def write_requests(store, created: list[float]) -> list[str]:
     """Requests written as the line writes them, made at the given times; in that order."""
     refs = []

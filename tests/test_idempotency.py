@@ -64,6 +64,14 @@ def test_a_retry_of_an_earlier_step_after_later_ones_changes_nothing(phone, stor
     assert len(store.list_callbacks(None, None, 10)[0]) == 1
 
 
+def test_a_call_saved_loads_back_as_that_call_with_its_answers(phone, store):
+    call = to_preferred_time(phone)
+    state = store.load_call(call.call_sid)
+    assert state.sid == call.call_sid and state.exists
+    assert state.get("answers") == state.data["answers"] != {}
+    assert state.get("no_such_field", "unset") == "unset"
+
+
 def status_post(call, status: str, duration: str = "42"):
     return call.signed_post(
         BASE_URL + "/voice/status",

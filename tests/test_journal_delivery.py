@@ -13,6 +13,9 @@ from ivr.outage.journal import Journal
 from ivr.outage.recovery import FOR_CALL_TTL, Deliverer, deliver_record
 from ivr.store.crypto import DataKeys
 from ivr.store.keys import key
+from ivr.store.redis_store import Store
+from tests.counting_proxy import CountingProxy
+from tests.test_sentinel_failover import data_node, free_port, wait_for
 
 
 def journalled(n: int, ref: str, **fields) -> dict:
@@ -171,7 +174,7 @@ def test_every_request_in_a_file_is_counted(app, store, settings, tmp_path):
 
 
 def test_a_file_delivered_before_a_replica_has_it_is_kept_and_said_so(
-    app, store, settings, tmp_path, caplog, monkeypatch
+    app, store, settings, tmp_path, caplog, monkeypatch, redis_client
 ):
     """With a replica to wait for and none answering, the file stays for another delivery
     (a failover now could lose what was written), and the log says so."""
@@ -184,6 +187,10 @@ def test_a_file_delivered_before_a_replica_has_it_is_kept_and_said_so(
     assert Deliverer(store, journal, 1).run_once() == 1
     assert len(journal.files()) == 1
     assert "journal file delivered but not yet on a replica; kept" in caplog.messages
+    # The write WAIT was asked to cover: the time it was made, gone within the hour.
+    fence = key("replication_fence")
+    assert 0 < redis_client.ttl(fence) <= 3600
+    assert abs(float(redis_client.get(fence)) - time.time()) < 60
     monkeypatch.setattr(store, "wait_replicas", 0)
     assert Deliverer(store, journal, 1).run_once() == 0  # delivered already: nothing new
     assert journal.files() == []
@@ -266,3 +273,60 @@ def test_a_delivery_that_fails_is_logged_and_tried_again(
         deliverer.stop()
     assert queue(store) == ["234567"]
     assert "journal delivery failed; will retry" in caplog.messages
+
+
+def test_with_no_replica_to_wait_for_delivery_writes_nothing_for_replication(
+    app, store, settings, tmp_path, redis_client
+):
+    journal = waiting_file(store, settings, tmp_path)
+    assert store.wait_replicas == 0
+    assert Deliverer(store, journal, 1).run_once() == 1
+    assert journal.files() == []
+    assert not redis_client.exists(key("replication_fence"))
+
+
+def test_a_replica_that_has_every_write_is_said_to_and_one_held_back_is_not(tmp_path):
+    """With a real replica (its link through a proxy that can hold replication back): the store
+    reports a replica has every write only while it does (what journal delivery asks)."""
+    primary = data_node(tmp_path, "primary", free_port()).start()
+    link = CountingProxy(("127.0.0.1", primary.port))
+    replica = data_node(
+        tmp_path, "replica", free_port(), "--replicaof", "127.0.0.1", str(link.port)
+    ).start()
+    try:
+        wait_for(
+            lambda: replica.client().info("replication").get("master_link_status") == "up",
+            what="the replica to sync",
+        )
+        store = Store(primary.client(), 3600, 86400, wait_replicas=1, wait_ms=5000)
+        for n in range(3):  # each time, one write after another
+            primary.client().set("written", n)
+            assert store.replicated()
+        link.hold_replication.set()
+        store.wait_ms = 300
+        primary.client().set("written", "while the replica is held back")
+        assert not store.replicated()
+    finally:
+        link.close()
+        replica.kill()
+        primary.kill()
+
+
+def test_a_booking_no_replica_confirmed_is_journalled_too_and_no_other_step_is(
+    app, phone, store, monkeypatch
+):
+    """With a replica to wait for and none answering (IVR_REDIS_WAIT_REPLICAS): each step that
+    writes the callback request goes to the journal as well, before the caller hears the
+    reference; the steps before it write nothing there."""
+    monkeypatch.setattr(store, "wait_replicas", 1)
+    monkeypatch.setattr(store, "wait_ms", 10)
+    journal = app.extensions["ivr.journal"]
+    call = phone(from_number="+447700900123")
+    call.press("3")  # the callback menu: no request yet
+    assert journal.records_where(lambda record: True) == []
+    for keys in "113":
+        call.press(keys)
+    assert "Your callback request is booked" in call.heard()
+    records = journal.records_where(lambda record: True)
+    assert records and {r["callback"]["call_sid"] for r in records} == {call.call_sid}
+    assert store.callback(records[-1]["callback"]["id"])["call_sid"] == call.call_sid

@@ -9,6 +9,8 @@ from dataclasses import replace
 import pytest
 
 from ivr import create_app
+from ivr.store.keys import key as redis_key
+from ivr.store.redis_store import FOR_CALL_TTL, CallState
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 from tests.test_reference_retries import references_in
@@ -65,6 +67,9 @@ def test_repeat_urgent_requests_merge_into_the_open_one(limited, redis_client, s
     assert urgent["call_sid"] == calls[0].call_sid
     # Each repeat call records the request it joined as its own (the journal's delivery reads it).
     assert {redis_client.get(f"ivr:callback:by_call:{c.call_sid}") for c in calls} == refs
+    # ... for as long as a reference is kept for its call, not for ever.
+    ttls = [redis_client.ttl(f"ivr:callback:by_call:{c.call_sid}") for c in calls]
+    assert all(FOR_CALL_TTL - 60 < t <= FOR_CALL_TTL for t in ttls)
     assert store.callback(queue[1])["phone"] == "+447700900888"  # still in the queue
 
 
@@ -89,3 +94,17 @@ def test_a_test_call_never_joins_a_real_callers_urgent_request(limited, redis_cl
     assert set(made) == {real.call_sid, rehearsal_sid}  # two requests, one of them a test
     assert made[rehearsal_sid]["test"] is True and made[real.call_sid].get("test") is not True
     assert made[real.call_sid].get("repeat_calls") in (None, 0)
+
+
+def test_a_save_that_joins_a_request_never_replaces_the_one_its_call_has(store, redis_client):
+    """A call already holding a request (its own, or one it joined) keeps it: the joined
+    reference is recorded only for a call that has none (the save's SET NX)."""
+    sid = "CA" + "4" * 32
+    by_call = redis_key("callback_for_call", sid=sid)
+    redis_client.set(by_call, "234567")
+    after = CallState(sid, 1, "main_menu", {}, "<Response/>")
+    assert store.save_turn(CallState(sid), after, [], {}, joins="345678")
+    assert redis_client.get(by_call) == "234567"
+    other = "CA" + "3" * 32
+    store.save_turn(CallState(other), CallState(other, 1, "main_menu"), [], {}, joins="345678")
+    assert redis_client.get(redis_key("callback_for_call", sid=other)) == "345678"

@@ -144,3 +144,13 @@ def test_journal_status_shows_waiting_requests_masked(cli, phone, redis_server):
         redis_server.start()
     assert "1 request(s) waiting" in output and "********123" in output
     assert "7700900123" not in output
+
+
+def test_subject_export_finds_a_call_that_hung_up_at_the_welcome(cli, phone):
+    """A call that only heard the welcome (one step, no request) is still the caller's data."""
+    call = phone(from_number=NUMBER)
+    call.hang_up()
+    phone(from_number="+447700900999").hang_up()
+    exported = json.loads(cli("subject-export", "07700 900123").output)
+    assert [c["call_sid"] for c in exported["calls"]] == [call.call_sid]
+    assert exported["callbacks"] == []

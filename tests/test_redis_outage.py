@@ -18,8 +18,11 @@ from twilio.request_validator import RequestValidator
 
 from ivr import create_app
 from ivr.outage.recovery import deliver_record
+from ivr.store.keys import key as redis_key
+from ivr.store.redis_store import SAVE_STEP_SHA, Store
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+from tests.counting_proxy import CountingProxy
 
 
 @pytest.fixture
@@ -422,3 +425,64 @@ def test_a_caller_at_risk_is_put_through_while_redis_is_down(
     assert call.dial_errors == []
     assert call.dialled == ["+44116123"]
     assert "You are back with the" in call.heard()
+
+
+class CutOnce(CountingProxy):
+    """A proxy that, the first time a client sends `command`, forwards only what came before
+    it, then drops the connection (a link lost in the middle of a write); later ones pass."""
+
+    def __init__(self, upstream, command: bytes):
+        super().__init__(upstream)
+        self.command, self.cut = command, False
+
+    def _pump(self, source, sink, state: dict, from_client: bool) -> None:
+        if not from_client:
+            return super()._pump(source, sink, state, from_client)
+        try:
+            while data := source.recv(65536):
+                at = data.find(b"\r\n" + self.command + b"\r\n")
+                if self.cut or at < 0:
+                    sink.sendall(data)
+                    continue
+                self.cut = True
+                sink.sendall(data[: data.rindex(b"*", 0, at)])  # up to the command's start
+                time.sleep(0.3)  # the server has read and run what it got
+                self.drop()
+                return
+        except OSError:
+            pass
+
+
+def test_a_call_ending_written_over_a_link_lost_mid_write_leaves_nothing_half_written(
+    redis_server, redis_client
+):
+    """The final status is written all or nothing: the link dropping part way through the
+    write leaves no event and no outcome (the write fails), and writing it again records it
+    once."""
+    proxy = CutOnce(str(redis_server.socket), b"ZREM")
+    try:
+        store = Store(redis.Redis.from_url(proxy.url, decode_responses=True), 3600, 86400)
+        sid = "CA" + "5" * 32
+        log = {"started_at": 1_700_000_000.0, "outcome": "hung_up", "call_status": "completed"}
+        status = {"t": 1_700_000_042.0, "type": "status", "status": "completed"}
+        with pytest.raises(redis.ConnectionError):
+            store.log_call(sid, [status], log, closed_log=log)
+        assert proxy.cut
+        assert store.call_events(sid) == [] and store.call_log(sid) == {}
+        store.log_call(sid, [status], log, closed_log=log)
+        assert [e["type"] for e in store.call_events(sid)] == ["status"]
+        assert store.call_log(sid)["outcome"] == "hung_up"
+        assert redis_client.zscore(redis_key("calls_by_outcome", outcome="hung_up"), sid) == 1.7e9
+    finally:
+        proxy.close()
+
+
+def test_a_step_after_redis_lost_its_scripts_is_saved(phone, store, redis_client):
+    """A restarted or failed-over Redis has no scripts loaded: the next step loads the save
+    script again and is saved, as any other."""
+    call = phone()
+    redis_client.script_flush()
+    call.press("3")
+    state = store.load_call(call.call_sid)
+    assert state.step == 2 and state.node != "main_menu"
+    assert redis_client.script_exists(SAVE_STEP_SHA) == [True]
