@@ -479,6 +479,35 @@ def test_a_call_ending_written_over_a_link_lost_mid_write_leaves_nothing_half_wr
         proxy.close()
 
 
+def test_a_call_whose_ending_could_not_be_written_is_closed_by_the_next_try(
+    redis_server, redis_client
+):
+    """The final status marks the call closed, then writes its outcome. If the link drops
+    between the two, the next try (Twilio's retry, or the sweep) must still close it: it was
+    taken for closed already, and never got an outcome nor counted in the figures."""
+    from datetime import UTC, datetime, timedelta
+
+    from ivr.line.calls import close_call
+
+    sid = "CA" + "6" * 32
+    direct = Store(redis_client, 3600, 86400)
+    direct.log_call(sid, [], {"started_at": 1_700_000_000.0})
+    proxy = CutOnce(str(redis_server.socket), b"MULTI")
+    try:
+        cut = Store(redis.Redis.from_url(proxy.url, decode_responses=True), 3600, 86400)
+        with pytest.raises(redis.ConnectionError):
+            close_call(cut, sid, "completed", "42", datetime.now(UTC))
+        assert proxy.cut and "outcome" not in direct.call_log(sid)
+    finally:
+        proxy.close()
+    # Straight after, it may still be being closed by another worker: left to that one.
+    assert not close_call(direct, sid, "completed", "42", datetime.now(UTC))
+    later = datetime.now(UTC) + timedelta(minutes=2)  # Twilio's retry, or the sweep
+    assert close_call(direct, sid, "completed", "42", later)
+    assert direct.call_log(sid)["outcome"] and direct.call_log(sid)["duration"] == "42"
+    assert not close_call(direct, sid, "completed", "42", later + timedelta(minutes=5))  # once
+
+
 def test_a_step_after_redis_lost_its_scripts_is_saved(phone, store, redis_client):
     """A restarted or failed-over Redis has no scripts loaded: the next step loads the save
     script again and is saved, as any other."""

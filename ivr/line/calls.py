@@ -82,6 +82,10 @@ def record_status(store: Store, sid: str, form, moment: datetime) -> None:
     close_call(store, sid, status, form.get("CallDuration", ""), moment)
 
 
+# A close that marked a call and wrote no outcome this long ago failed (it takes milliseconds).
+STALE_CLOSE_SECONDS = 60
+
+
 def close_call(store: Store, sid: str, status: str, duration: str, moment: datetime) -> bool:
     """Give the call its outcome and count its ending, once; False if it was already closed."""
     log_key = key("call_log", sid=sid)
@@ -92,7 +96,13 @@ def close_call(store: Store, sid: str, status: str, duration: str, moment: datet
         pipe.lrange(key("call_events", sid=sid), 0, -1)
         closed_here, log, stored_events = pipe.execute()
     if not closed_here:
-        return False  # already closed: a duplicate callback, or the sweep got there first
+        # Already closed (a duplicate callback, or the sweep got there first), or being closed
+        # right now, unless its closer marked it and then failed to write the outcome (the link
+        # dropped between the two round trips): then this try, a while later, closes it.
+        marked_at = float(log.get("ended_at") or 0)
+        if "outcome" in log or moment.timestamp() - marked_at < STALE_CLOSE_SECONDS:
+            return False
+        store.redis.hset(log_key, "ended_at", moment.timestamp())
     events = [json.loads(e) for e in stored_events]
     flow = store.figures.flow if store.figures is not None else None
     dial_nodes = frozenset(
@@ -123,6 +133,7 @@ def sweep_unclosed(store: Store, older_than: float, moment: datetime) -> int:
     for sid in store.redis.zrangebyscore(key("calls_open"), "-inf", older_than):
         if close_call(store, sid, "no_status", "", moment):
             closed += 1
-        else:
+        elif store.redis.hexists(key("call_log", sid=sid), "outcome"):
             store.redis.zrem(key("calls_open"), sid)  # closed meanwhile; nothing else to do
+        # (else being closed right now, or a failed close to take over at the next sweep)
     return closed
