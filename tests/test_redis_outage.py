@@ -17,9 +17,11 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
+from ivr.api.tokens import create_token
 from ivr.outage.recovery import deliver_record
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+from tests.test_metrics import scrape, value
 
 
 @pytest.fixture
@@ -422,3 +424,42 @@ def test_a_caller_at_risk_is_put_through_while_redis_is_down(
     assert call.dial_errors == []
     assert call.dialled == ["+44116123"]
     assert "You are back with the" in call.heard()
+
+
+def test_a_request_no_replica_confirmed_comes_back_after_a_failover_loses_it(
+    make_app, open_hours, redis_client, monkeypatch
+):
+    """Redis answers, but no replica confirms the request in time (WAIT): the caller hears their
+    reference as usual, the request is counted once (from Redis, not again from the journal),
+    and it goes to the journal too, so a failover that loses it brings it back as it was."""
+    app = make_app(replace(open_hours, journal_delivery_interval=3600.0))
+    store = app.extensions["ivr.store"]
+    monkeypatch.setattr(store, "wait_replicas", 1)  # the test's Redis has no replica
+    monkeypatch.setattr(store, "wait_ms", 10)
+    client = app.test_client()
+    token = create_token(redis_client, "prometheus", ("metrics:read",))
+    before = scrape(client, token)
+    # A caller ID the line cannot ring back (not a UK number): the callback number is keyed in.
+    call = dial(app, from_number="+33612345678")
+    call.press("3").press("07700900456#")
+    assert "You keyed in" in call.heard()
+    call.press("1").press("1").press("1")
+    heard = call.heard()
+    assert "Your callback request is booked" in heard
+    ref = _ref(heard)
+    after = scrape(client, token)
+
+    def grew(source: str) -> float:
+        return value(after, "ivr_callbacks_created_total", urgent="no", source=source) - value(
+            before, "ivr_callbacks_created_total", urgent="no", source=source
+        )
+
+    assert (grew("redis"), grew("journal")) == (1, 0)
+    redis_client.flushall()  # the failover: the new primary never had the request
+    assert app.extensions["ivr.deliverer"].run_once() == 1
+    delivered = store.callback(ref)
+    assert delivered["phone"] == "+447700900456" and delivered["number_source"] == "keyed"
+    assert delivered["call_sid"] == call.call_sid
+    assert queued(redis_client) == [ref]
+    # The call log that comes back names the caller's own number, masked, as the line had it.
+    assert store.call_log(call.call_sid)["from_masked"] == "********678"
