@@ -70,7 +70,7 @@ def dial(app, **kwargs) -> SimulatedCall:
 
 
 def test_callback_confirmed_during_an_outage_is_delivered_once(
-    make_app, fast_delivery, redis_client, outage
+    make_app, fast_delivery, redis_client, outage, caplog
 ):
     app = make_app(fast_delivery)
     call = dial(app, from_number="+447700900123")
@@ -80,6 +80,12 @@ def test_callback_confirmed_during_an_outage_is_delivered_once(
     call.press("3")  # any time: the request is confirmed while Redis is down
     heard = call.heard()
     assert "Your callback request is booked" in heard
+    # The operator's log says Redis failed the step, and how (never a traceback for an outage).
+    (logged,) = [r for r in caplog.records if r.name == "ivr.line.voice"]
+    assert logged.levelname == "ERROR" and logged.getMessage() == (
+        "redis unavailable during a call step"
+    )
+    assert logged.error == "ConnectionError" and not logged.exc_info
     ref = _ref(heard)
     assert len(ref) == 6 and not ref.startswith("0")  # reserved before the outage
     outage.start()
