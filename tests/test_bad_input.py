@@ -238,3 +238,17 @@ def test_a_bad_keyed_number_is_read_back_with_the_reason_and_asked_again(
     assert reason in heard
     assert "Please key in the phone number" in heard
     assert not call.ended and store.list_callbacks(None, None, 5)[0] == []
+
+
+def test_keys_past_the_32nd_in_one_entry_are_not_read(phone):
+    """Twilio's Digits is read up to 32 keys (the number prompt asks for 16 at most): a key past
+    that is not part of the number. Stars are no digits, so the 32 keys hold a good number."""
+    call = phone(from_number="anonymous")
+    call.press("3")
+    assert "Please key in the phone number" in call.heard()
+    action = urljoin(call.requests[-1][0], call.waiting.action)
+    keys = "*" * 21 + "07700900456"
+    assert len(keys) == 32
+    status, body = call.signed_post(action, call.params({"Digits": keys + "9"}))
+    assert status == 200 and "You keyed in: 0 7 7 0 0, 9 0 0, 4 5 6." in body
+    assert "too long" not in body
