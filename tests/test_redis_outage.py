@@ -73,6 +73,8 @@ def test_callback_confirmed_during_an_outage_is_delivered_once(
     make_app, fast_delivery, redis_client, outage, caplog
 ):
     app = make_app(fast_delivery)
+    token = create_token(redis_client, "prometheus", ("metrics:read",))
+    before = scrape(app.test_client(), token)  # this process now knows the token
     call = dial(app, from_number="+447700900123")
     call.press("3").press("1").press("1")
     outage.stop()
@@ -80,12 +82,16 @@ def test_callback_confirmed_during_an_outage_is_delivered_once(
     call.press("3")  # any time: the request is confirmed while Redis is down
     heard = call.heard()
     assert "Your callback request is booked" in heard
-    # The operator's log says Redis failed the step, and how (never a traceback for an outage).
+    # The operator's log says Redis failed the step, and how (never a traceback for an outage),
+    # and the metrics count it where it happened: once, as later steps carry on without Redis.
     (logged,) = [r for r in caplog.records if r.name == "ivr.line.voice"]
     assert logged.levelname == "ERROR" and logged.getMessage() == (
         "redis unavailable during a call step"
     )
     assert logged.error == "ConnectionError" and not logged.exc_info
+    after = scrape(app.test_client(), token)
+    errors = "ivr_redis_errors_total"
+    assert value(after, errors, where="call_step") - value(before, errors, where="call_step") == 1
     ref = _ref(heard)
     assert len(ref) == 6 and not ref.startswith("0")  # reserved before the outage
     outage.start()
