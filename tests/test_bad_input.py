@@ -184,6 +184,18 @@ def test_a_stale_step_hears_the_current_prompt_and_a_key_there_is_taken(phone):
     assert status == 200 and "best time" in body
 
 
+def test_a_fault_in_a_step_plays_the_safe_message_and_logs_it(app, phone, redis_client, caplog):
+    """A fault in a step (here the call's state in Redis is damaged) is never a 5xx nor dead
+    air: the caller hears the safe message, and the log has the fault with its traceback."""
+    call = to_voicemail_question(phone)
+    redis_client.hset(key("call_state", sid=call.call_sid), "data", "{damaged")
+    call.press("1")
+    fallback = app.extensions["ivr.flow"].phrases["fallback"]
+    assert call.heard() == " ".join(fallback) and call.ended
+    (logged,) = [r for r in caplog.records if r.name == "ivr.line.voice"]
+    assert logged.getMessage() == "error during a call step" and logged.exc_info
+
+
 def prompt_retired_by_a_new_flow(call, redis_client) -> None:
     """A deploy whose flow no longer has the prompt this caller is waiting at."""
     redis_client.hset(key("call_state", sid=call.call_sid), "node", "retired_prompt")
