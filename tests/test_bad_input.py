@@ -217,6 +217,33 @@ def test_a_stale_step_at_a_prompt_the_flow_no_longer_has_hears_the_main_menu(pho
     assert status == 200 and "To hear about I P T, say information, or press 1" in body
 
 
+def test_a_call_whose_state_was_lost_carries_on_and_its_events_say_so(
+    app, phone, store, redis_client
+):
+    """The call's state expired or Redis lost it mid-call: the caller's answer is taken at the
+    prompt the URL names (here it makes their request, which names the call), the call goes on
+    step by step from there, and the call's events say the state was lost (the figures leave
+    out what went with it), before the answer's own."""
+    moment = datetime(2026, 3, 4, 10, 30, tzinfo=UTC)
+    app.extensions["ivr.clock"] = lambda: moment
+    call = phone()
+    call.press("3")
+    assert "We can call you back on the number you are calling from" in call.heard()
+    seen = len(store.call_events(call.call_sid))
+    redis_client.delete(key("call_state", sid=call.call_sid))
+    call.press("1")  # this number: the request is made
+    assert "leave a voicemail" in call.heard()
+    lost, *rest = store.call_events(call.call_sid)[seen:]
+    assert lost == {"t": moment.timestamp(), "type": "state_lost"}
+    assert [e["type"] for e in rest][:1] == ["key"]
+    (request,) = store.list_callbacks(None, None, 5)[0]
+    assert request["call_sid"] == call.call_sid
+    call.press("1").press("3")  # voicemail OK, any time: the next steps follow on
+    assert "Your callback request is booked" in call.heard()
+    (booked,) = store.list_callbacks(None, None, 5)[0]
+    assert booked["reference"] == request["reference"] and booked["preferred_time"] == "any"
+
+
 def test_a_lost_call_naming_a_prompt_that_takes_no_answer_hears_it_again(client, redis_client):
     # The call's state is gone (expired, or Redis lost it): the URL's node is all there is.
     query = {"s": "3", "n": "urgent_numbers"}
