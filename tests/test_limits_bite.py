@@ -89,3 +89,26 @@ def test_a_test_call_never_joins_a_real_callers_urgent_request(limited, redis_cl
     assert set(made) == {real.call_sid, rehearsal_sid}  # two requests, one of them a test
     assert made[rehearsal_sid]["test"] is True and made[real.call_sid].get("test") is not True
     assert made[real.call_sid].get("repeat_calls") in (None, 0)
+
+
+def test_a_call_keeps_its_own_reference_when_its_state_is_lost(limited, redis_client, store):
+    """A call that made its request before its number had an open urgent request keeps its
+    reference: when its state is lost and the caller asks for a callback again, that is still
+    its own request, not a repeat of the urgent one another call from the number made since."""
+    call = limited(from_number=AT_RISK)
+    for key in "3113":
+        call.press(key)
+    own = redis_client.get(f"ivr:callback:by_call:{call.call_sid}")
+    urgent = at_risk_call(limited)
+    urgent_ref = redis_client.get(f"ivr:callback:by_call:{urgent.call_sid}")
+    assert own and urgent_ref and own != urgent_ref
+    call.heard()
+    redis_client.delete(f"ivr:call:{call.call_sid}:state")  # expired, or lost by Redis
+    for key in "03113":  # the main menu, then the callback questions again
+        call.press(key)
+    heard = call.heard()
+    assert "Your callback request is booked" in heard
+    assert references_in(f"<Say>{heard}</Say>") == own
+    assert redis_client.zrange("ivr:callbacks:queue", 0, -1) == [urgent_ref, own]
+    assert store.callback(own)["call_sid"] == call.call_sid
+    assert store.callback(urgent_ref).get("repeat_calls") in (None, 0)
