@@ -207,3 +207,16 @@ def _dial(app):
     from ivr.twilio_sim.phone import SimulatedCall
 
     return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
+
+
+def test_a_retried_incoming_webhook_hears_the_very_same_answer(phone, store):
+    """Twilio retries /voice/incoming when our first answer was slow: the caller hears the
+    welcome they were given, byte for byte, and the call is not started twice."""
+    call = phone()
+    url, params, _ = call.requests[0]
+    first = call.heard()
+    status, again = call.signed_post(url, params)
+    assert status == 200 and again == store.load_call(call.call_sid).twiml
+    assert first.startswith("Thank you for calling") and "Thank you for calling" in again
+    events = [e["type"] for e in store.call_events(call.call_sid)]
+    assert events.count("call_started") == 1
