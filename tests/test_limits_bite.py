@@ -112,3 +112,19 @@ def test_a_call_keeps_its_own_reference_when_its_state_is_lost(limited, redis_cl
     assert redis_client.zrange("ivr:callbacks:queue", 0, -1) == [urgent_ref, own]
     assert store.callback(own)["call_sid"] == call.call_sid
     assert store.callback(urgent_ref).get("repeat_calls") in (None, 0)
+
+
+def test_test_calls_are_never_held_to_the_daily_callback_limit(limited, redis_client):
+    """Rehearsals from /try book as often as staff need: the daily limit is against robot
+    diallers, so test calls neither are refused by it nor use up a real caller's allowance."""
+    for n in range(4):  # past the limit of 3
+        sid = f"CA{n:032d}"
+        redis_client.set(f"ivr:test_call:{sid}", "1", ex=600)  # a /try test call
+        rehearsal = limited(from_number=AT_RISK, call_sid=sid)
+        for key in "3113":
+            rehearsal.press(key)
+        assert "Your callback request is booked" in rehearsal.heard()
+    real = limited(from_number=AT_RISK)
+    for key in "3113":
+        real.press(key)
+    assert "Your callback request is booked" in real.heard()
