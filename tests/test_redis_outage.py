@@ -10,7 +10,9 @@ import subprocess
 import sys
 import textwrap
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import replace
+from urllib.parse import urljoin
 
 import pytest
 import redis
@@ -475,3 +477,22 @@ def test_a_request_no_replica_confirmed_comes_back_after_a_failover_loses_it(
     assert queued(redis_client) == [ref]
     # The call log that comes back names the caller's own number, masked, as the line had it.
     assert store.call_log(call.call_sid)["from_masked"] == "********678"
+
+
+def test_the_prompt_said_again_to_a_stale_step_carries_on_when_redis_goes_down(
+    make_app, fast_delivery, redis_client, outage
+):
+    """A late, out-of-order step hears the current prompt again; that answer carries the call's
+    state as every answer does, so when Redis fails before the caller's next key, the call
+    carries on from that prompt without Redis."""
+    app = make_app(fast_delivery)
+    call = dial(app, from_number="+447700900123")
+    call.press("3").press("1")
+    assert "leave a voicemail" in call.heard()
+    stale = call.requests[1][0]  # the main menu's answer, posted again long after
+    status, body = call.signed_post(stale, call.params({"Digits": "2"}))
+    assert status == 200 and "leave a voicemail" in body
+    action = ET.fromstring(body).find("Gather").get("action")  # noqa: S314 (our own answer)
+    outage.stop()
+    status, body = call.signed_post(urljoin(stale, action), call.params({"Digits": "1"}))
+    assert status == 200 and "best time" in body
