@@ -5,6 +5,7 @@ never duplicated, never crowding out everyone else."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -128,3 +129,33 @@ def test_test_calls_are_never_held_to_the_daily_callback_limit(limited, redis_cl
     for key in "3113":
         real.press(key)
     assert "Your callback request is booked" in real.heard()
+
+
+def test_a_request_made_before_midnight_can_still_be_finished_after_it(open_hours, redis_client):
+    """The daily limit counts requests made, not their later answers: a caller who made their
+    request just before midnight finishes it after, even once the new day's limit is reached
+    by other calls from their number."""
+    app = create_app(replace(open_hours, calls_per_minute=0, callbacks_per_day=3))
+    clock = {"now": datetime(2026, 3, 4, 23, 58, tzinfo=UTC)}
+    app.extensions["ivr.clock"] = lambda: clock["now"]
+
+    def dial():
+        return SimulatedCall(
+            FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN, from_number=AT_RISK
+        ).dial()
+
+    try:
+        late = dial()
+        late.press("3").press("1")  # this number: the request is made on the 4th
+        assert "leave a voicemail" in late.heard()
+        clock["now"] = datetime(2026, 3, 5, 0, 1, tzinfo=UTC)
+        for _ in range(3):  # the 5th's limit, reached by other calls from the number
+            call = dial()
+            for key in "3113":
+                call.press(key)
+            assert "Your callback request is booked" in call.heard()
+        late.press("1").press("3")  # voicemail OK, any time: answers to the 4th's request
+        heard = late.heard()
+        assert "Your callback request is booked" in heard and "cannot take another" not in heard
+    finally:
+        app.extensions["ivr.deliverer"].stop()
