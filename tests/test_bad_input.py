@@ -184,6 +184,18 @@ def test_a_stale_step_hears_the_current_prompt_and_a_key_there_is_taken(phone):
     assert status == 200 and "best time" in body
 
 
+def test_a_fault_in_a_step_plays_the_safe_message_and_logs_it(app, phone, redis_client, caplog):
+    """A fault in a step (here the call's state in Redis is damaged) is never a 5xx nor dead
+    air: the caller hears the safe message, and the log has the fault with its traceback."""
+    call = to_voicemail_question(phone)
+    redis_client.hset(key("call_state", sid=call.call_sid), "data", "{damaged")
+    call.press("1")
+    fallback = app.extensions["ivr.flow"].phrases["fallback"]
+    assert call.heard() == " ".join(fallback) and call.ended
+    (logged,) = [r for r in caplog.records if r.name == "ivr.line.voice"]
+    assert logged.getMessage() == "error during a call step" and logged.exc_info
+
+
 def prompt_retired_by_a_new_flow(call, redis_client) -> None:
     """A deploy whose flow no longer has the prompt this caller is waiting at."""
     redis_client.hset(key("call_state", sid=call.call_sid), "node", "retired_prompt")
@@ -203,6 +215,33 @@ def test_a_stale_step_at_a_prompt_the_flow_no_longer_has_hears_the_main_menu(pho
     prompt_retired_by_a_new_flow(call, redis_client)
     status, body = call.signed_post(call.requests[1][0], call.params({"Digits": "1"}))
     assert status == 200 and "To hear about I P T, say information, or press 1" in body
+
+
+def test_a_call_whose_state_was_lost_carries_on_and_its_events_say_so(
+    app, phone, store, redis_client
+):
+    """The call's state expired or Redis lost it mid-call: the caller's answer is taken at the
+    prompt the URL names (here it makes their request, which names the call), the call goes on
+    step by step from there, and the call's events say the state was lost (the figures leave
+    out what went with it), before the answer's own."""
+    moment = datetime(2026, 3, 4, 10, 30, tzinfo=UTC)
+    app.extensions["ivr.clock"] = lambda: moment
+    call = phone()
+    call.press("3")
+    assert "We can call you back on the number you are calling from" in call.heard()
+    seen = len(store.call_events(call.call_sid))
+    redis_client.delete(key("call_state", sid=call.call_sid))
+    call.press("1")  # this number: the request is made
+    assert "leave a voicemail" in call.heard()
+    lost, *rest = store.call_events(call.call_sid)[seen:]
+    assert lost == {"t": moment.timestamp(), "type": "state_lost"}
+    assert [e["type"] for e in rest][:1] == ["key"]
+    (request,) = store.list_callbacks(None, None, 5)[0]
+    assert request["call_sid"] == call.call_sid
+    call.press("1").press("3")  # voicemail OK, any time: the next steps follow on
+    assert "Your callback request is booked" in call.heard()
+    (booked,) = store.list_callbacks(None, None, 5)[0]
+    assert booked["reference"] == request["reference"] and booked["preferred_time"] == "any"
 
 
 def test_a_lost_call_naming_a_prompt_that_takes_no_answer_hears_it_again(client, redis_client):
@@ -238,3 +277,17 @@ def test_a_bad_keyed_number_is_read_back_with_the_reason_and_asked_again(
     assert reason in heard
     assert "Please key in the phone number" in heard
     assert not call.ended and store.list_callbacks(None, None, 5)[0] == []
+
+
+def test_keys_past_the_32nd_in_one_entry_are_not_read(phone):
+    """Twilio's Digits is read up to 32 keys (the number prompt asks for 16 at most): a key past
+    that is not part of the number. Stars are no digits, so the 32 keys hold a good number."""
+    call = phone(from_number="anonymous")
+    call.press("3")
+    assert "Please key in the phone number" in call.heard()
+    action = urljoin(call.requests[-1][0], call.waiting.action)
+    keys = "*" * 21 + "07700900456"
+    assert len(keys) == 32
+    status, body = call.signed_post(action, call.params({"Digits": keys + "9"}))
+    assert status == 200 and "You keyed in: 0 7 7 0 0, 9 0 0, 4 5 6." in body
+    assert "too long" not in body

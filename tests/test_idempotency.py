@@ -72,6 +72,67 @@ def test_a_call_saved_loads_back_as_that_call_with_its_answers(phone, store):
     assert state.get("no_such_field", "unset") == "unset"
 
 
+class StepTakenBeforeEachSave:
+    """The store's Redis client, with the call's step moved on by another writer between a
+    request's read and its save (then put back, as if that write were undone), `times` times
+    running: each of those saves finds its step taken."""
+
+    def __init__(self, client, sid: str, times: int):
+        self.client, self.state_key, self.left = client, key("call_state", sid=sid), times
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def pipeline(self, *args, **kwargs):
+        real, outer = self.client.pipeline(*args, **kwargs), self
+
+        class Pipe:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def __len__(self):
+                return len(real)
+
+            def __enter__(self):
+                real.__enter__()
+                return self
+
+            def __exit__(self, *exc):
+                return real.__exit__(*exc)
+
+            def execute(self, *args, **kwargs):
+                saving = any(command[0] == "EVALSHA" for command, _ in real.command_stack)
+                if not (saving and outer.left):
+                    return real.execute(*args, **kwargs)
+                outer.left -= 1
+                step = outer.client.hget(outer.state_key, "step")
+                outer.client.hset(outer.state_key, "step", int(step) + 1)
+                try:
+                    return real.execute(*args, **kwargs)
+                finally:
+                    outer.client.hset(outer.state_key, "step", step)
+
+        return Pipe()
+
+
+def test_a_step_that_finds_its_step_taken_three_times_running_hears_the_safe_message(
+    app, phone, store, monkeypatch
+):
+    """A conflict means another request saved first: the step looks again. It looks three times
+    at most, then the caller hears the safe message (never an endless loop), and nothing of
+    that step is saved."""
+    call = to_preferred_time(phone)
+    assert "best time" in call.heard()
+    monkeypatch.setattr(store, "redis", StepTakenBeforeEachSave(store.redis, call.call_sid, 3))
+    call.press("1")  # mornings
+    fallback = app.extensions["ivr.flow"].phrases["fallback"]
+    assert call.heard() == " ".join(fallback) and call.ended
+    # The request made when the number was confirmed is as it was: no time chosen.
+    (request,) = store.list_callbacks(None, None, 10)[0]
+    assert request["preferred_time"] == "any"
+    assert "preferred_time" not in store.load_call(call.call_sid).data["answers"]
+
+
 def status_post(call, status: str, duration: str = "42"):
     return call.signed_post(
         BASE_URL + "/voice/status",
@@ -154,3 +215,16 @@ def _dial(app):
     from ivr.twilio_sim.phone import SimulatedCall
 
     return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
+
+
+def test_a_retried_incoming_webhook_hears_the_very_same_answer(phone, store):
+    """Twilio retries /voice/incoming when our first answer was slow: the caller hears the
+    welcome they were given, byte for byte, and the call is not started twice."""
+    call = phone()
+    url, params, _ = call.requests[0]
+    first = call.heard()
+    status, again = call.signed_post(url, params)
+    assert status == 200 and again == store.load_call(call.call_sid).twiml
+    assert first.startswith("Thank you for calling") and "Thank you for calling" in again
+    events = [e["type"] for e in store.call_events(call.call_sid)]
+    assert events.count("call_started") == 1

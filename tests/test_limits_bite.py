@@ -5,6 +5,7 @@ never duplicated, never crowding out everyone else."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -108,3 +109,72 @@ def test_a_save_that_joins_a_request_never_replaces_the_one_its_call_has(store, 
     other = "CA" + "3" * 32
     store.save_turn(CallState(other), CallState(other, 1, "main_menu"), [], {}, joins="345678")
     assert redis_client.get(redis_key("callback_for_call", sid=other)) == "345678"
+
+
+def test_a_call_keeps_its_own_reference_when_its_state_is_lost(limited, redis_client, store):
+    """A call that made its request before its number had an open urgent request keeps its
+    reference: when its state is lost and the caller asks for a callback again, that is still
+    its own request, not a repeat of the urgent one another call from the number made since."""
+    call = limited(from_number=AT_RISK)
+    for key in "3113":
+        call.press(key)
+    own = redis_client.get(f"ivr:callback:by_call:{call.call_sid}")
+    urgent = at_risk_call(limited)
+    urgent_ref = redis_client.get(f"ivr:callback:by_call:{urgent.call_sid}")
+    assert own and urgent_ref and own != urgent_ref
+    call.heard()
+    redis_client.delete(f"ivr:call:{call.call_sid}:state")  # expired, or lost by Redis
+    for key in "03113":  # the main menu, then the callback questions again
+        call.press(key)
+    heard = call.heard()
+    assert "Your callback request is booked" in heard
+    assert references_in(f"<Say>{heard}</Say>") == own
+    assert redis_client.zrange("ivr:callbacks:queue", 0, -1) == [urgent_ref, own]
+    assert store.callback(own)["call_sid"] == call.call_sid
+    assert store.callback(urgent_ref).get("repeat_calls") in (None, 0)
+
+
+def test_test_calls_are_never_held_to_the_daily_callback_limit(limited, redis_client):
+    """Rehearsals from /try book as often as staff need: the daily limit is against robot
+    diallers, so test calls neither are refused by it nor use up a real caller's allowance."""
+    for n in range(4):  # past the limit of 3
+        sid = f"CA{n:032d}"
+        redis_client.set(f"ivr:test_call:{sid}", "1", ex=600)  # a /try test call
+        rehearsal = limited(from_number=AT_RISK, call_sid=sid)
+        for key in "3113":
+            rehearsal.press(key)
+        assert "Your callback request is booked" in rehearsal.heard()
+    real = limited(from_number=AT_RISK)
+    for key in "3113":
+        real.press(key)
+    assert "Your callback request is booked" in real.heard()
+
+
+def test_a_request_made_before_midnight_can_still_be_finished_after_it(open_hours, redis_client):
+    """The daily limit counts requests made, not their later answers: a caller who made their
+    request just before midnight finishes it after, even once the new day's limit is reached
+    by other calls from their number."""
+    app = create_app(replace(open_hours, calls_per_minute=0, callbacks_per_day=3))
+    clock = {"now": datetime(2026, 3, 4, 23, 58, tzinfo=UTC)}
+    app.extensions["ivr.clock"] = lambda: clock["now"]
+
+    def dial():
+        return SimulatedCall(
+            FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN, from_number=AT_RISK
+        ).dial()
+
+    try:
+        late = dial()
+        late.press("3").press("1")  # this number: the request is made on the 4th
+        assert "leave a voicemail" in late.heard()
+        clock["now"] = datetime(2026, 3, 5, 0, 1, tzinfo=UTC)
+        for _ in range(3):  # the 5th's limit, reached by other calls from the number
+            call = dial()
+            for key in "3113":
+                call.press(key)
+            assert "Your callback request is booked" in call.heard()
+        late.press("1").press("3")  # voicemail OK, any time: answers to the 4th's request
+        heard = late.heard()
+        assert "Your callback request is booked" in heard and "cannot take another" not in heard
+    finally:
+        app.extensions["ivr.deliverer"].stop()

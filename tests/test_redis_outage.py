@@ -10,19 +10,23 @@ import subprocess
 import sys
 import textwrap
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import replace
+from urllib.parse import urljoin
 
 import pytest
 import redis
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
+from ivr.api.tokens import create_token
 from ivr.outage.recovery import deliver_record
 from ivr.store.keys import key as redis_key
 from ivr.store.redis_store import SAVE_STEP_SHA, Store
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 from tests.counting_proxy import CountingProxy
+from tests.test_metrics import scrape, value
 
 
 @pytest.fixture
@@ -71,9 +75,11 @@ def dial(app, **kwargs) -> SimulatedCall:
 
 
 def test_callback_confirmed_during_an_outage_is_delivered_once(
-    make_app, fast_delivery, redis_client, outage
+    make_app, fast_delivery, redis_client, outage, caplog
 ):
     app = make_app(fast_delivery)
+    token = create_token(redis_client, "prometheus", ("metrics:read",))
+    before = scrape(app.test_client(), token)  # this process now knows the token
     call = dial(app, from_number="+447700900123")
     call.press("3").press("1").press("1")
     outage.stop()
@@ -81,6 +87,16 @@ def test_callback_confirmed_during_an_outage_is_delivered_once(
     call.press("3")  # any time: the request is confirmed while Redis is down
     heard = call.heard()
     assert "Your callback request is booked" in heard
+    # The operator's log says Redis failed the step, and how (never a traceback for an outage),
+    # and the metrics count it where it happened: once, as later steps carry on without Redis.
+    (logged,) = [r for r in caplog.records if r.name == "ivr.line.voice"]
+    assert logged.levelname == "ERROR" and logged.getMessage() == (
+        "redis unavailable during a call step"
+    )
+    assert logged.error == "ConnectionError" and not logged.exc_info
+    after = scrape(app.test_client(), token)
+    errors = "ivr_redis_errors_total"
+    assert value(after, errors, where="call_step") - value(before, errors, where="call_step") == 1
     ref = _ref(heard)
     assert len(ref) == 6 and not ref.startswith("0")  # reserved before the outage
     outage.start()
@@ -517,3 +533,61 @@ def test_a_step_after_redis_lost_its_scripts_is_saved(phone, store, redis_client
     state = store.load_call(call.call_sid)
     assert state.step == 2 and state.node != "main_menu"
     assert redis_client.script_exists(SAVE_STEP_SHA) == [True]
+
+
+def test_a_request_no_replica_confirmed_comes_back_after_a_failover_loses_it(
+    make_app, open_hours, redis_client, monkeypatch
+):
+    """Redis answers, but no replica confirms the request in time (WAIT): the caller hears their
+    reference as usual, the request is counted once (from Redis, not again from the journal),
+    and it goes to the journal too, so a failover that loses it brings it back as it was."""
+    app = make_app(replace(open_hours, journal_delivery_interval=3600.0))
+    store = app.extensions["ivr.store"]
+    monkeypatch.setattr(store, "wait_replicas", 1)  # the test's Redis has no replica
+    monkeypatch.setattr(store, "wait_ms", 10)
+    client = app.test_client()
+    token = create_token(redis_client, "prometheus", ("metrics:read",))
+    before = scrape(client, token)
+    # A caller ID the line cannot ring back (not a UK number): the callback number is keyed in.
+    call = dial(app, from_number="+33612345678")
+    call.press("3").press("07700900456#")
+    assert "You keyed in" in call.heard()
+    call.press("1").press("1").press("1")
+    heard = call.heard()
+    assert "Your callback request is booked" in heard
+    ref = _ref(heard)
+    after = scrape(client, token)
+
+    def grew(source: str) -> float:
+        return value(after, "ivr_callbacks_created_total", urgent="no", source=source) - value(
+            before, "ivr_callbacks_created_total", urgent="no", source=source
+        )
+
+    assert (grew("redis"), grew("journal")) == (1, 0)
+    redis_client.flushall()  # the failover: the new primary never had the request
+    assert app.extensions["ivr.deliverer"].run_once() == 1
+    delivered = store.callback(ref)
+    assert delivered["phone"] == "+447700900456" and delivered["number_source"] == "keyed"
+    assert delivered["call_sid"] == call.call_sid
+    assert queued(redis_client) == [ref]
+    # The call log that comes back names the caller's own number, masked, as the line had it.
+    assert store.call_log(call.call_sid)["from_masked"] == "********678"
+
+
+def test_the_prompt_said_again_to_a_stale_step_carries_on_when_redis_goes_down(
+    make_app, fast_delivery, redis_client, outage
+):
+    """A late, out-of-order step hears the current prompt again; that answer carries the call's
+    state as every answer does, so when Redis fails before the caller's next key, the call
+    carries on from that prompt without Redis."""
+    app = make_app(fast_delivery)
+    call = dial(app, from_number="+447700900123")
+    call.press("3").press("1")
+    assert "leave a voicemail" in call.heard()
+    stale = call.requests[1][0]  # the main menu's answer, posted again long after
+    status, body = call.signed_post(stale, call.params({"Digits": "2"}))
+    assert status == 200 and "leave a voicemail" in body
+    action = ET.fromstring(body).find("Gather").get("action")  # noqa: S314 (our own answer)
+    outage.stop()
+    status, body = call.signed_post(urljoin(stale, action), call.params({"Digits": "1"}))
+    assert status == 200 and "best time" in body

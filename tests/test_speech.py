@@ -116,6 +116,19 @@ def test_a_phone_number_said_aloud(phone, store):
     assert store.load_call(call.call_sid).data["callback_number"] == "+447700900456"
 
 
+def test_words_past_the_first_200_characters_are_not_heard(phone):
+    """Twilio's SpeechResult is read up to 200 characters: an option's word past that is not
+    taken, and the same words 200 characters long are."""
+    call = phone()
+    call.heard()
+    said = "well " * 38 + "information"
+    assert len(said) == 201
+    call.speak(said)
+    assert call.heard().startswith("Sorry, we did not catch that.")
+    call.speak(said[1:])
+    assert "I P T is a type of therapy" in call.heard()
+
+
 @pytest.mark.parametrize("confidence", ["lots", None, "0", "0.0", "-0.5", "1.5", "nan"])
 def test_speech_with_a_missing_zero_or_junk_confidence_is_not_held_against_the_caller(
     phone, store, confidence

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from conftest import AUTH_TOKEN, BASE_URL
+from twilio.request_validator import RequestValidator
 
 from ivr import create_app
 from ivr.config import ConfigError, load_settings
@@ -91,3 +92,25 @@ def test_a_line_served_under_a_path_prefix_keeps_its_steps_under_it(open_hours, 
     assert "Your reference number is" in call.heard()
     assert all(url.startswith(BASE_URL + "/ipt/voice/") for url, _, _ in call.requests)
     app.extensions["ivr.deliverer"].stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "sid"),
+    [
+        ("/voice/incoming", "CA" + "f" * 32),
+        ("/voice/step?s=1&n=main_menu", "CA" + "f" * 32),
+        ("/voice/status", "CA" + "f" * 32),
+        ("/voice/fallback", "CA" + "f" * 32),
+        ("/voice/incoming", "CA123"),  # a junk CallSid: the safe message
+    ],
+)
+def test_every_webhook_answers_as_xml(client, redis_client, path, sid):
+    """Twilio takes an answer only with an XML Content-Type (else error 12300, and the caller
+    hears an application error), whichever webhook answers and whatever it says."""
+    params = {"CallSid": sid, "From": "+447700900123", "Digits": "1", "CallStatus": "completed"}
+    url = BASE_URL + path
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+    response = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    # (A media type is case-insensitive: any case of text/xml would do.)
+    assert response.status_code == 200 and response.mimetype.lower() == "text/xml"
+    assert response.get_data(as_text=True).startswith("<?xml")
