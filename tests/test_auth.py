@@ -179,6 +179,39 @@ def test_sign_in_never_redirects_off_site(client, app):
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    ("asked", "lands"),
+    [
+        ("//evil.example/", "/"),
+        ("///evil.example/", "/"),  # browsers read three slashes as two
+        ("/\\evil.example/", "/"),  # and a backslash as a slash
+        ("https://evil.example/intake/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("evil.example", "/"),
+        ("", "/"),
+        ("/intake/?q=1234", "/intake/?q=1234"),  # a page of this site, as asked
+    ],
+)
+def test_sign_in_goes_only_to_a_page_of_this_site(client, app, asked, lands):
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    form = {"username": "sam", "password": STAFF_PASSWORD, "csrf_token": token, "next": asked}
+    assert client.post("/login", data=form).headers["Location"] == lands
+    # Signed in already, the sign-in page sends them on by the same rule.
+    assert client.get("/login", query_string={"next": asked}).headers["Location"] == lands
+
+
+def test_a_sign_in_lasts_the_idle_time_and_five_minutes_more_without_use(client, app):
+    from ivr.store.keys import key
+
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    login_post(client, "sam", STAFF_PASSWORD)
+    redis_client = app.extensions["ivr.store"].redis
+    [session_key] = redis_client.keys(key("staff_session", sid="*"))
+    expected = app.config["SETTINGS"].session_idle_minutes * 60 + 300
+    assert expected - 5 <= redis_client.ttl(session_key) <= expected
+
+
 def test_sign_out(client, signed_in):
     signed_in(client, "intake")
     token = csrf_from(client.get("/", follow_redirects=True).get_data(as_text=True))
