@@ -356,3 +356,20 @@ def test_a_form_sent_after_the_session_lapsed_returns_to_the_page_it_came_from(
     claim = client.post(f"/intake/callbacks/{ref}/claim", data={"csrf_token": token})
     assert next_of(claim) == f"/intake/callbacks/{ref}"
     app.extensions["ivr.deliverer"].stop()
+
+
+def test_each_role_sees_the_pages_it_may_use_in_the_main_navigation(app, signed_in):
+    """The main navigation lists what a role can open, and marks the page being shown."""
+    import re
+
+    seen = {}
+    for role in ("intake", "manager"):
+        client = app.test_client()
+        signed_in(client, role)
+        page = client.get("/", follow_redirects=True).get_data(as_text=True)
+        nav = page[page.index('<nav aria-label="Main">') : page.index("</nav>")]
+        seen[role] = re.findall(r">([^<]+)</a>", nav)
+        assert 'href="/intake/" aria-current="page">Callback queue</a>' in nav
+    assert seen["intake"] == ["Callback queue"]
+    assert "Callback queue" in seen["manager"] and "Try the line" in seen["manager"]
+    assert "Staff accounts" not in seen["manager"]
