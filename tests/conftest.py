@@ -251,9 +251,18 @@ STAFF_PASSWORD = "correct horse battery staple"
 
 def write_request(store, ref: str, created_at: float, n: int = 0, **fields) -> dict:
     """A callback request written as the line writes it (`write_callback` in one MULTI), for
-    tests that need requests at chosen times without placing calls; `fields` override the
-    defaults (a queued, routine request on a number and call made from `n`)."""
-    callback = {
+    tests that need requests at chosen times without placing calls."""
+    callback = new_request(ref, created_at, n, **fields)
+    with store.redis.pipeline(transaction=True) as pipe:
+        store.write_callback(pipe, callback)
+        pipe.execute()
+    return callback
+
+
+def new_request(ref: str, created_at: float, n: int = 0, **fields) -> dict:
+    """A callback request as the line makes it; `fields` override the defaults (a queued,
+    routine request on a number and call made from `n`)."""
+    return {
         "id": ref,
         "reference": ref,
         "call_sid": f"CA{n:032d}",
@@ -265,10 +274,6 @@ def write_request(store, ref: str, created_at: float, n: int = 0, **fields) -> d
         "status": "queued",
         **fields,
     }
-    with store.redis.pipeline(transaction=True) as pipe:
-        store.write_callback(pipe, callback)
-        pipe.execute()
-    return callback
 
 
 def csrf_from(html: str) -> str:

@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr.store.keys import key
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+from tests.hooked_pipelines import HookedPipelines
 
 
 def to_preferred_time(phone):
@@ -72,47 +73,26 @@ def test_a_call_saved_loads_back_as_that_call_with_its_answers(phone, store):
     assert state.get("no_such_field", "unset") == "unset"
 
 
-class StepTakenBeforeEachSave:
+class StepTakenBeforeEachSave(HookedPipelines):
     """The store's Redis client, with the call's step moved on by another writer between a
     request's read and its save (then put back, as if that write were undone), `times` times
     running: each of those saves finds its step taken."""
 
     def __init__(self, client, sid: str, times: int):
-        self.client, self.state_key, self.left = client, key("call_state", sid=sid), times
+        super().__init__(client)
+        self.state_key, self.left = key("call_state", sid=sid), times
 
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def pipeline(self, *args, **kwargs):
-        real, outer = self.client.pipeline(*args, **kwargs), self
-
-        class Pipe:
-            def __getattr__(self, name):
-                return getattr(real, name)
-
-            def __len__(self):
-                return len(real)
-
-            def __enter__(self):
-                real.__enter__()
-                return self
-
-            def __exit__(self, *exc):
-                return real.__exit__(*exc)
-
-            def execute(self, *args, **kwargs):
-                saving = any(command[0] == "EVALSHA" for command, _ in real.command_stack)
-                if not (saving and outer.left):
-                    return real.execute(*args, **kwargs)
-                outer.left -= 1
-                step = outer.client.hget(outer.state_key, "step")
-                outer.client.hset(outer.state_key, "step", int(step) + 1)
-                try:
-                    return real.execute(*args, **kwargs)
-                finally:
-                    outer.client.hset(outer.state_key, "step", step)
-
-        return Pipe()
+    def execute(self, real, *args, **kwargs):
+        saving = any(command[0] == "EVALSHA" for command, _ in real.command_stack)
+        if not (saving and self.left):
+            return real.execute(*args, **kwargs)
+        self.left -= 1
+        step = self.client.hget(self.state_key, "step")
+        self.client.hset(self.state_key, "step", int(step) + 1)
+        try:
+            return real.execute(*args, **kwargs)
+        finally:
+            self.client.hset(self.state_key, "step", step)
 
 
 def test_a_step_that_finds_its_step_taken_three_times_running_hears_the_safe_message(

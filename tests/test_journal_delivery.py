@@ -14,58 +14,45 @@ from ivr.outage.recovery import FOR_CALL_TTL, Deliverer, deliver_record
 from ivr.store.crypto import DataKeys
 from ivr.store.keys import key
 from ivr.store.redis_store import Store
+from tests.conftest import new_request
 from tests.counting_proxy import CountingProxy
+from tests.hooked_pipelines import HookedPipelines
 from tests.test_sentinel_failover import data_node, free_port, wait_for
 
 
 def journalled(n: int, ref: str, **fields) -> dict:
     """A journal record as ivr/line/degraded.py writes it, for the call made from `n`."""
-    callback = {
-        "id": ref,
-        "reference": ref,
-        "call_sid": f"CA{n:032d}",
-        "phone": f"+4477009{n:05d}",
-        "voicemail_ok": False,
-        "preferred_time": "any",
-        "urgent": False,
-        "created_at": time.time() - 60,
-        "status": "queued",
-        **fields,
-    }
+    callback = new_request(ref, time.time() - 60, n, **fields)
     return {"callback": callback, "events": [], "log": {}}
 
 
-class WriteBetweenReadAndCommit:
+class WriteBetweenReadAndCommit(HookedPipelines):
     """The store's Redis client, with another worker's write landing after delivery's reads
     and before its MULTI (once): the moment WATCH is there for."""
 
     def __init__(self, client, write):
-        self.client, self.write = client, write
+        super().__init__(client)
+        self.write = write
 
-    def __getattr__(self, name):
-        return getattr(self.client, name)
+    def multi(self, real):
+        if self.write:
+            self.write(self.client)
+            self.write = None
+        return real.multi()
 
-    def pipeline(self, *args, **kwargs):
-        real, outer = self.client.pipeline(*args, **kwargs), self
 
-        class Pipe:
-            def __getattr__(self, name):
-                return getattr(real, name)
+def other_worker_delivers_meanwhile(store, monkeypatch, other: dict) -> WriteBetweenReadAndCommit:
+    """The store's client swapped for one where `other` is delivered by another worker at the
+    moment between this delivery's reads and its write."""
 
-            def __enter__(self):
-                real.__enter__()
-                return self
+    def deliver(client):
+        monkeypatch.setattr(store, "redis", client)
+        assert deliver_record(store, other) == "delivered"
+        monkeypatch.setattr(store, "redis", racing)
 
-            def __exit__(self, *exc):
-                return real.__exit__(*exc)
-
-            def multi(self):
-                if outer.write:
-                    outer.write(outer.client)
-                    outer.write = None
-                return real.multi()
-
-        return Pipe()
+    racing = WriteBetweenReadAndCommit(store.redis, deliver)
+    monkeypatch.setattr(store, "redis", racing)
+    return racing
 
 
 def queue(store) -> list[str]:
@@ -117,15 +104,7 @@ def test_two_workers_delivering_one_calls_request_at_once_make_one_request(app, 
     """Two workers journalled one call's request (a Twilio retry), under different references
     (one from its pool, one derived): the other worker delivers its copy between this one's
     look and its write. The call still has one request."""
-    other = journalled(1, "345678")
-
-    def other_worker_delivers(client):
-        monkeypatch.setattr(store, "redis", client)
-        assert deliver_record(store, other) == "delivered"
-        monkeypatch.setattr(store, "redis", racing)
-
-    racing = WriteBetweenReadAndCommit(store.redis, other_worker_delivers)
-    monkeypatch.setattr(store, "redis", racing)
+    other_worker_delivers_meanwhile(store, monkeypatch, journalled(1, "345678"))
     assert deliver_record(store, journalled(1, "234567")) == "already_delivered"
     assert queue(store) == ["345678"]
 
@@ -133,15 +112,7 @@ def test_two_workers_delivering_one_calls_request_at_once_make_one_request(app, 
 def test_a_reference_taken_by_another_call_meanwhile_is_not_overwritten(app, store, monkeypatch):
     """Between this delivery's look and its write, another worker delivers a different call's
     request under the same (derived) reference: neither request is overwritten."""
-    other = journalled(2, "012345")
-
-    def other_worker_delivers(client):
-        monkeypatch.setattr(store, "redis", client)
-        assert deliver_record(store, other) == "delivered"
-        monkeypatch.setattr(store, "redis", racing)
-
-    racing = WriteBetweenReadAndCommit(store.redis, other_worker_delivers)
-    monkeypatch.setattr(store, "redis", racing)
+    racing = other_worker_delivers_meanwhile(store, monkeypatch, journalled(2, "012345"))
     assert deliver_record(store, journalled(1, "012345")) == "delivered"
     monkeypatch.setattr(store, "redis", racing.client)
     assert store.callback("012345")["call_sid"] == f"CA{2:032d}"

@@ -12,24 +12,14 @@ import time
 
 from ivr.outage.recovery import deliver_record
 from ivr.store.keys import key
+from tests.conftest import new_request
 
 TOLD = "012345"
 
 
 def journalled(n: int, **fields) -> dict:
     """A journal record as ivr/line/degraded.py writes it, for the call made from `n`."""
-    callback = {
-        "id": TOLD,
-        "reference": TOLD,
-        "call_sid": f"CA{n:032d}",
-        "phone": f"+4477009{n:05d}",
-        "voicemail_ok": False,
-        "preferred_time": "any",
-        "urgent": False,
-        "created_at": time.time() - 60 + n,
-        "status": "queued",
-        **fields,
-    }
+    callback = new_request(TOLD, time.time() - 60 + n, n, **fields)
     return {"callback": callback, "events": [], "log": {}}
 
 
