@@ -273,3 +273,20 @@ def test_a_forged_staff_form_changes_nothing(
     response = post(token)
     assert response.status_code in (200, 201, 204, 302, 303), response.get_data(as_text=True)
     assert snapshot(redis_client) != before
+
+
+def test_a_refused_form_tells_the_worker_nothing_changed_and_what_to_do(
+    staff_app, signed_in, request_callback, redis_client
+):
+    """The page a worker sees when a form is refused (a stale tab, or a forged post): it says
+    nothing was changed and how to go on, and is a 400 (the request was bad, not forbidden)."""
+    ctx = Context(staff_app, signed_in, request_callback, redis_client)
+    path, data, _ = FORMS["release"](ctx)
+    response = ctx.client.post(path, data=data)  # no token: a tab left open past its session
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "<title>Form expired" in page
+    assert (
+        "This form has expired or did not come from this site, so nothing was changed. "
+        "Go back, reload the page and try again."
+    ) in page
