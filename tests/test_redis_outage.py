@@ -591,3 +591,36 @@ def test_the_prompt_said_again_to_a_stale_step_carries_on_when_redis_goes_down(
     outage.stop()
     status, body = call.signed_post(urljoin(stale, action), call.params({"Digits": "1"}))
     assert status == 200 and "best time" in body
+
+
+def test_answers_after_booking_given_during_an_outage_reach_the_call_log_once(
+    make_app, fast_delivery, redis_client, outage
+):
+    """A caller books, then Redis goes down and they say yes to the risk question: the update is
+    journalled. Delivered, the request is urgent and the manager's call log shows those steps
+    and the call as urgent; a file delivered again (after a crash) does not log them twice."""
+    app = make_app(fast_delivery)
+    store = app.extensions["ivr.store"]
+    call = dial(app, from_number="+447700900222")
+    for keys in ("3", "1", "1", "3"):  # a callback, on caller ID, voicemail OK, any time
+        call.press(keys)
+    ref = _ref(call.heard())
+    logged_before = len(store.call_events(call.call_sid))
+    outage.stop()
+    for keys in ("0", "2", "1", "1", "1"):  # screening: PHQ-2 0 and 0, then yes to risk
+        call.press(keys)
+    assert "Thank you for telling us" in call.heard()
+    [path] = app.extensions["ivr.journal"].files()
+    journalled = path.read_bytes()
+    outage.start()
+    wait_for(lambda: store.callback(ref)["urgent"] is True)
+    wait_for(lambda: not app.extensions["ivr.journal"].files())
+    events = store.call_events(call.call_sid)
+    after_booking = events[logged_before:]
+    assert any(e.get("node") == "risk_question" for e in after_booking)
+    assert [e["urgent"] for e in after_booking if e["type"] == "callback_requested"] == [True]
+    assert store.call_log(call.call_sid)["urgent"] == "1"
+    path.write_bytes(journalled)  # the same file again, as after a crash mid-delivery
+    app.extensions["ivr.deliverer"].run_once()
+    assert not app.extensions["ivr.journal"].files()
+    assert store.call_events(call.call_sid) == events

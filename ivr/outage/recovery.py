@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import threading
@@ -164,10 +165,15 @@ def deliver_record(store: Store, record: dict) -> str:
                     # changed after a clash, belongs to the request under its new reference.
                     told = pipe.hget(key("callback", id=existing), "told_reference")
                     if callback.get("is_update") and ref in (existing, told):
+                        events = _not_logged(pipe, sid, record.get("events") or [])
                         pipe.multi()
                         store.write_callback(
                             pipe, {**callback, "id": existing, "reference": existing}
                         )
+                        # The steps join the call's log. Of its fields only what the manager
+                        # must not miss: the live line and the status callback own the rest,
+                        # and may have written later values since (an update is mid-call).
+                        store.log_call_in(pipe, sid, events, _update_log(callback))
                         pipe.execute()
                         return "updated"
                     if existing != ref:
@@ -196,6 +202,22 @@ def deliver_record(store: Store, record: dict) -> str:
             except redis.WatchError:
                 continue
     raise RuntimeError("could not deliver a journalled request after 10 tries")
+
+
+def _not_logged(pipe, sid: str, events: list[dict]) -> list[dict]:
+    """The events not in the call's log yet: after a crash mid-delivery a journal file is
+    delivered again from its start, and an update (unlike a new request) is written again."""
+    logged = {_event_id(json.loads(e)) for e in pipe.lrange(key("call_events", sid=sid), 0, -1)}
+    return [e for e in events if _event_id(e) not in logged]
+
+
+def _event_id(event: dict) -> tuple:
+    return event.get("t"), event.get("step"), event.get("type"), event.get("node")
+
+
+def _update_log(callback: dict) -> dict:
+    """An update's call log fields: kept through an outage, once urgent always urgent."""
+    return {"degraded": True, **({"urgent": True} if callback.get("urgent") else {})}
 
 
 class Deliverer:
