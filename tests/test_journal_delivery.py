@@ -209,9 +209,7 @@ def test_a_journal_waiting_out_an_outage_is_delivered_when_redis_returns_with_no
         deliverer.ensure_running()
         time.sleep(0.3)  # a few looks at a Redis that is still down
         outage.start()
-        deadline = time.monotonic() + 15
-        while deliverer.journal.files() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: not deliverer.journal.files(), 15, "the journal to be delivered")
     finally:
         deliverer.stop()
     assert queue(store) == ["234567"]
@@ -237,9 +235,7 @@ def test_a_delivery_that_fails_is_logged_and_tried_again(
     deliverer = Deliverer(store, waiting_file(store, settings, tmp_path), 0.05)
     try:
         deliverer.ensure_running()
-        deadline = time.monotonic() + 15
-        while deliverer.journal.files() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: not deliverer.journal.files(), 15, "the journal to be delivered")
     finally:
         deliverer.stop()
     assert queue(store) == ["234567"]
