@@ -302,3 +302,22 @@ def test_an_urgent_request_tried_within_its_first_minute_counts_once_at_minute_0
     assert counted["to_first_attempt:0"] == "1"
     assert counted["urgent_to_first_attempt:0"] == "1"
     assert counted["worker_first:nia:0"] == "1"
+
+
+def test_an_attempt_recorded_without_a_name_is_counted_for_unknown(app, store, redis_client):
+    """An attempt with no worker's name (an old or damaged record): the day's figures still count
+    the request's first attempt and the attempt, under "unknown", never under "None"."""
+    import json
+    import time
+
+    created = time.time() - 120
+    write_request(store, "400004", created, call_sid="CA" + "5" * 32, phone="+447700900404")
+    redis_client.hset(key("callback", id="400004"), "first_attempt_at", created + 30)
+    attempt = {"n": 1, "outcome": "reached_booked", "at": created + 30}
+    redis_client.rpush(key("callback_attempts", id="400004"), json.dumps(attempt))
+    store.figures.record_intake(redis_client, "400004")
+    counted = redis_client.hgetall(key("fig_intake", day=store.figures.day(created)))
+    assert counted["worker_first:unknown:0"] == "1"
+    assert counted["worker_attempts:unknown"] == "1"
+    assert counted["worker_reached:unknown"] == "1"
+    assert not [name for name in counted if "None" in name]

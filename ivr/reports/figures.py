@@ -156,22 +156,20 @@ class Figures:
         created = _float(cb.get("created_at"))
         if created is None:
             return stages
-        # Urgent as it is now: a later risk answer can make a request urgent after it was made.
-        urgent = str(cb.get("urgent")) in ("1", "True", "true")
         stages["requested"] = Counter(requested=1)
         first = _float(cb.get("first_attempt_at"))
-        if first is not None:
+        if first is not None:  # only ever set on the request as Redis holds it: flags are "1"
             minutes = max(0, int((first - created) // MINUTE))
-            stages["first_attempt"] = Counter(
-                {"first_attempted": 1, f"to_first_attempt:{minutes}": 1}
-            )
-            if urgent:
-                stages["first_attempt"][f"urgent_to_first_attempt:{minutes}"] += 1
+            counts = {"first_attempted": 1, f"to_first_attempt:{minutes}": 1}
+            # Urgent as it is now: a later risk answer can make a request urgent after it was made.
+            if cb.get("urgent") == "1":
+                counts[f"urgent_to_first_attempt:{minutes}"] = 1
             if attempts:
-                stages["first_attempt"][f"worker_first:{attempts[0].get('by')}:{minutes}"] += 1
+                counts[f"worker_first:{_worker(attempts[0])}:{minutes}"] = 1
+            stages["first_attempt"] = Counter(counts)
         for attempt in attempts:
-            outcome = OUTCOMES.get(attempt.get("outcome", ""))
-            who = attempt.get("by") or "unknown"
+            outcome = OUTCOMES.get(attempt.get("outcome"))
+            who = _worker(attempt)
             stages[f"attempt:{attempt.get('n')}"] = +Counter(
                 {
                     f"worker_attempts:{who}": 1,
@@ -265,6 +263,11 @@ def add(pipe, hash_key: str, increments: Counter) -> None:
     for name, amount in increments.items():
         if amount:
             pipe.hincrby(hash_key, name, amount)
+
+
+def _worker(attempt: dict) -> str:
+    """Who made an attempt; "unknown" for one recorded without a name (still counted)."""
+    return attempt.get("by") or "unknown"
 
 
 def _float(value) -> float | None:
