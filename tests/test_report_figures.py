@@ -321,3 +321,41 @@ def test_an_attempt_recorded_without_a_name_is_counted_for_unknown(app, store, r
     assert counted["worker_attempts:unknown"] == "1"
     assert counted["worker_reached:unknown"] == "1"
     assert not [name for name in counted if "None" in name]
+
+
+def test_contact_figures_count_the_first_minute_and_the_target_moment_once_each(
+    app, store, redis_client
+):
+    """A request reached within its first minute counts at minute 0; one reached at the very
+    moment its target runs out counts as in target. The stages counted are remembered per
+    request under names that must last across releases (a renamed stage counts again)."""
+    import time
+
+    figures = store.figures
+    created = time.time() - 600
+    target = figures.hours.add_working_days(figures.local(created), figures.target_working_days)
+    day = key("fig_intake", day=figures.day(created))
+
+    def reached(ref: str, contacted_at: float) -> Counter:
+        write_request(store, ref, created, call_sid="CA" + ref * 5 + "00", phone="+447700900405")
+        fields = {"contacted_at": contacted_at, "attempts": 1, "close_reason": "reached_booked"}
+        redis_client.hset(key("callback", id=ref), mapping=fields)
+        before = Counter({k: int(v) for k, v in redis_client.hgetall(day).items()})
+        figures.record_intake(redis_client, ref)
+        figures.record_intake(redis_client, ref)  # a retry counts nothing twice
+        assert set(redis_client.hkeys(key("fig_counted", id=ref))) == {"contact", "close"}
+        return Counter({k: int(v) for k, v in redis_client.hgetall(day).items()}) - before
+
+    assert reached("400006", created + 59) == Counter(
+        {
+            "contacted": 1,
+            "to_contact:0": 1,
+            "attempts_to_contact:1": 1,
+            "contacted_in_target": 1,
+            "outcome:reached_booked": 1,
+        }
+    )
+    at_target = reached("400007", target.timestamp())
+    assert at_target["contacted_in_target"] == 1
+    late = reached("400008", target.timestamp() + 1)
+    assert late["contacted"] == 1 and late["contacted_in_target"] == 0
