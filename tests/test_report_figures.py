@@ -4,6 +4,7 @@ personal data but keeps the figures."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -359,3 +360,56 @@ def test_contact_figures_count_the_first_minute_and_the_target_moment_once_each(
     assert at_target["contacted_in_target"] == 1
     late = reached("400008", target.timestamp() + 1)
     assert late["contacted"] == 1 and late["contacted_in_target"] == 0
+
+
+def test_calls_out_of_hours_and_with_caller_id_withheld_are_counted_once_and_shown(
+    settings, redis_client
+):
+    """Managers see how many calls came while the team was closed, and how many had no caller ID
+    to call back on: three calls, one of them in hours, one withheld; each counted once."""
+    from zoneinfo import ZoneInfo
+
+    from ivr import create_app
+    from tests.conftest import phone_for
+
+    app = create_app(settings)  # Monday to Friday, 9 to 5, English bank holidays
+    london = ZoneInfo("Europe/London")
+    try:
+        for when, caller in (
+            (datetime(2026, 12, 25, 10, 0, tzinfo=london), "+447700900111"),  # Christmas Day
+            (datetime(2026, 12, 25, 10, 5, tzinfo=london), "anonymous"),
+            (datetime(2026, 12, 24, 10, 0, tzinfo=london), "+447700900222"),  # a Thursday
+        ):
+            app.extensions["ivr.clock"] = lambda when=when: when
+            phone_for(app)(from_number=caller).press("1").press("*").hang_up()
+    finally:
+        app.extensions["ivr.deliverer"].stop()
+    totals = report.load(redis_client, date(2026, 12, 24), date(2026, 12, 25))
+    assert totals.calls["calls"] == 3
+    assert totals.calls["out_of_hours"] == 2
+    assert totals.calls["withheld"] == 1
+    shown = {label: value for label, value, _ in report.summary(totals)}
+    assert shown["Out of hours"] == "66.7%"
+    assert shown["Caller ID withheld"] == "33.3%"
+
+
+def test_a_call_whose_state_was_lost_is_counted_alike_live_and_by_the_rebuild(
+    app, phone, store, redis_client
+):
+    """Mid-call the call's state is lost (expired, or a failover): the line carries on from where
+    the caller is, with the call's marks lost too. The rebuild from raw events must count that
+    call as the live counters did. The marks live in the call's state under names a release
+    must keep (a call in progress across a release would be counted twice)."""
+    call = phone(from_number="+447700900111")
+    for keys in ("2", "1", "1"):  # screening: two PHQ-2 answers
+        call.press(keys)
+    marks = store.read_step(call.call_sid, []).data["figures"]
+    assert {"calls", "reached:main_menu", "screening_started"} <= set(marks["seen"])
+    assert marks["ans"] == {"phq2_interest": 0, "phq2_down": 0}
+    redis_client.delete(key("call_state", sid=call.call_sid))
+    call.press("2").press("0").press("1").hang_up()  # the risk question, the main menu, about IPT
+    assert "state_lost" in [e["type"] for e in store.call_events(call.call_sid)]
+    day = key("fig_day", day=store.figures.day(time.time()))
+    assert redis_client.hget(day, "reached:main_menu") == "2"  # live: once before, once after
+    result = rebuild(store, store.figures, apply=False)
+    assert result["calls"] == 1 and result["differences"] == []

@@ -67,24 +67,25 @@ class Figures:
         answers = marks.setdefault("ans", {})
         out: Counter = Counter()
 
-        def once(mark: str, field: str | None = None) -> None:
-            if mark not in seen:
-                seen.append(mark)
-                out[field or mark] += 1
+        def once(mark: str, field: str | None = None) -> bool:
+            """Count `mark` (as `field`) if this call has not been counted for it yet."""
+            if mark in seen:
+                return False
+            seen.append(mark)
+            out[field or mark] += 1  # again after a lost state (the rebuild: one Counter)
+            return True
 
         for event in events:
-            kind, node = event.get("type"), event.get("node", "")
+            kind, node = event.get("type"), event.get("node")
             if kind == "state_lost":  # the call's working state was lost: so were its marks
                 seen.clear()
                 answers.clear()
-            elif kind == "call_started":
-                if "calls" not in seen:
-                    once("calls")
-                    out[f"hour:{self.local(started_at).hour}"] += 1
-                    if event.get("out_of_hours"):
-                        out["out_of_hours"] += 1
-                    if event.get("caller_id") != "usable":
-                        out["withheld"] += 1
+            elif kind == "call_started" and once("calls"):
+                out[f"hour:{self.local(started_at).hour}"] += 1
+                if event.get("out_of_hours"):
+                    out["out_of_hours"] += 1
+                if event.get("caller_id") != "usable":
+                    out["withheld"] += 1
             elif kind == "prompt":
                 once(f"reached:{node}")
                 spec = self.flow.nodes.get(node, {})

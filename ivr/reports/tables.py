@@ -108,6 +108,16 @@ def summary(fig: Totals) -> list[tuple[str, str, str]]:
         ("Abandoned", pct(c["abandoned"], ended), "hung up before an end of the flow"),
         ("Callbacks requested", str(c["callbacks"]), "callback requests made on calls"),
         (
+            "Out of hours",
+            pct(c["out_of_hours"], c["calls"]),
+            "of calls, made while the team was closed",
+        ),
+        (
+            "Caller ID withheld",
+            pct(c["withheld"], c["calls"]),
+            "of calls, with no caller ID to call back on",
+        ),
+        (
             "Screening completed",
             pct(c["screening_completed"], c["screening_started"]),
             "of the calls that started it",
