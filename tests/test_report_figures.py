@@ -413,3 +413,18 @@ def test_a_call_whose_state_was_lost_is_counted_alike_live_and_by_the_rebuild(
     assert redis_client.hget(day, "reached:main_menu") == "2"  # live: once before, once after
     result = rebuild(store, store.figures, apply=False)
     assert result["calls"] == 1 and result["differences"] == []
+
+
+def test_a_call_made_under_an_older_flow_is_still_recounted(app, store):
+    """The rebuild reads calls from before a flow change: a node since taken out of the flow
+    counts as reached, and a key pressed there counts nothing, rather than stopping the rebuild."""
+    started = time.time()
+    events = [
+        {"t": started, "step": 1, "type": "call_started", "caller_id": "usable"},
+        {"t": started, "step": 1, "type": "prompt", "node": "retired_menu", "section": ""},
+        {"t": started + 5, "step": 2, "type": "key", "node": "retired_menu", "key": "1"},
+    ]
+    counted = store.figures.tally(events, {}, started)
+    assert counted == Counter(
+        {"calls": 1, f"hour:{store.figures.local(started).hour}": 1, "reached:retired_menu": 1}
+    )
