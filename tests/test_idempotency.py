@@ -208,3 +208,25 @@ def test_a_retried_incoming_webhook_hears_the_very_same_answer(phone, store):
     assert first.startswith("Thank you for calling") and "Thank you for calling" in again
     events = [e["type"] for e in store.call_events(call.call_sid)]
     assert events.count("call_started") == 1
+
+
+def test_a_retried_incoming_webhook_whose_saved_answer_is_missing_hears_the_menu_again(
+    app, phone, store, redis_client
+):
+    """The call's state is there but not the answer it gave (a state written by an older
+    release, or half-written): the retry hears the menu it is at again, rendered afresh, and its
+    step URLs carry this call's state at this step (what the next step uses if Redis is lost)."""
+    import html
+    import re
+    from urllib.parse import parse_qs, urlparse
+
+    call = phone()
+    url, params, _ = call.requests[0]
+    redis_client.hdel(key("call_state", sid=call.call_sid), "twiml")
+    status, again = call.signed_post(url, params)
+    assert status == 200 and "press 3" in again.lower(), again
+    [action] = re.findall(r'<Gather[^>]* action="([^"]+)"', again)
+    query = parse_qs(urlparse(html.unescape(action)).query)
+    sealed = app.extensions["ivr.keys"].unseal(query["d"][0])
+    assert (sealed["sid"], sealed["step"]) == (call.call_sid, 1)
+    assert [e["type"] for e in store.call_events(call.call_sid)].count("call_started") == 1
