@@ -428,3 +428,48 @@ def test_a_call_made_under_an_older_flow_is_still_recounted(app, store):
     assert counted == Counter(
         {"calls": 1, f"hour:{store.figures.local(started).hour}": 1, "reached:retired_menu": 1}
     )
+
+
+def test_crisis_support_put_through_and_refused_numbers_are_counted_once_and_shown(
+    app, phone, store, redis_client
+):
+    """Managers answer to clinical governance for the risk path: how many calls heard the
+    crisis support and how many were put through, each call once whatever it did after; the
+    risk answer counts the first one a call gave; refused phone numbers are counted each time."""
+    call = phone(from_number="+447700900222")
+    for keys in ("2", "4", "4", "1"):  # screening; PHQ-2 3 and 3; yes to the risk question
+        call.press(keys)
+    assert "You do not have to manage this alone" in call.heard()
+    call.press("1").press("1")  # go on; put me through
+    assert call.dialled == ["+44116123"]
+    for keys in ("1", "1", "1", "3"):  # then an urgent callback
+        call.press(keys)
+    assert "marked as urgent" in call.heard()
+    for keys in (
+        "0",
+        "2",
+        "1",
+        "1",
+        "2",
+    ):  # screening again: PHQ-2 0 and 0, no to the risk question
+        call.press(keys)
+    marks = store.read_step(call.call_sid, []).data["figures"]
+    for mark in ("risk", "phq2", "crisis_heard", "crisis_dialled", "callback", "callback_urgent"):
+        assert mark in marks["seen"]  # kept in the call's state: a release must keep the names
+    call.hang_up()
+    withheld = phone(from_number="anonymous")
+    withheld.press("3").press("0123#")
+    assert "That number is too short" in withheld.heard()
+    withheld.press("0123#").hang_up()
+
+    totals, tables = figures_for(app, redis_client)
+    c = totals.calls
+    assert (c["risk:yes"], c["risk:no"]) == (1, 0)
+    assert (c["phq2:6"], c["phq2:0"]) == (1, 0)
+    assert (c["callbacks"], c["callbacks_urgent"]) == (1, 1)
+    assert (c["crisis_heard"], c["crisis_dialled"]) == (1, 1)
+    assert c["numbers_rejected"] == 2
+    assert ["Heard the crisis support", 1, "50.0%"] in tables["risk"].rows
+    assert ["Put through to the crisis line", 1, "50.0%"] in tables["risk"].rows
+    shown = {label: value for label, value, _ in report.summary(totals)}
+    assert shown["Phone numbers refused"] == "2"

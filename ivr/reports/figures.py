@@ -91,7 +91,7 @@ class Figures:
                 spec = self.flow.nodes.get(node, {})
                 if spec.get("topic"):
                     once(f"topic:{spec['topic']}")
-                section = event.get("section", "")
+                section = event.get("section")
                 if section == "screening":
                     once("screening_started")
                 if section == "crisis":

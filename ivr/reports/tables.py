@@ -108,6 +108,11 @@ def summary(fig: Totals) -> list[tuple[str, str, str]]:
         ("Abandoned", pct(c["abandoned"], ended), "hung up before an end of the flow"),
         ("Callbacks requested", str(c["callbacks"]), "callback requests made on calls"),
         (
+            "Phone numbers refused",
+            str(c["numbers_rejected"]),
+            "numbers keyed in that the line could not call (each time)",
+        ),
+        (
             "Out of hours",
             pct(c["out_of_hours"], c["calls"]),
             "of calls, made while the team was closed",
@@ -214,10 +219,18 @@ def _risk_and_outcomes(fig: Totals, flow: Flow) -> list[Table]:
         "Answers to the question on thoughts of self-harm or ending one's life (first answer "
         "per call). Yes or rather-not-say marks the callback urgent. Urgent time to first "
         "attempt: from the request to the intake team's first call, median and 90th "
-        "percentile (nearest rank, to the minute).",
+        "percentile (nearest rank, to the minute). Crisis support heard and put through to the "
+        "crisis line: calls that did so at least once, share of all calls.",
         ["Figure", "Value", "Share"],
         [[label, c[f"risk:{k}"], pct(c[f"risk:{k}"], answered)] for k, label in RISK_ANSWERS]
         + [
+            # Once per call, whatever it did after; share of all calls.
+            ["Heard the crisis support", c["crisis_heard"], pct(c["crisis_heard"], c["calls"])],
+            [
+                "Put through to the crisis line",
+                c["crisis_dialled"],
+                pct(c["crisis_dialled"], c["calls"]),
+            ],
             ["Urgent callbacks requested", c["callbacks_urgent"], ""],
             ["Urgent: median time to first attempt", minutes(percentile(urgent, 0.5)), ""],
             ["Urgent: 90th percentile to first attempt", minutes(percentile(urgent, 0.9)), ""],
