@@ -210,23 +210,27 @@ def test_a_retried_incoming_webhook_hears_the_very_same_answer(phone, store):
     assert events.count("call_started") == 1
 
 
-def test_a_retried_incoming_webhook_whose_saved_answer_is_missing_hears_the_menu_again(
+def test_a_retried_incoming_webhook_whose_saved_answer_is_missing_hears_its_prompt_again(
     app, phone, store, redis_client
 ):
     """The call's state is there but not the answer it gave (a state written by an older
-    release, or half-written): the retry hears the menu it is at again, rendered afresh, and its
+    release, or half-written): a late retry hears the prompt the call is at, rendered afresh, and its
     step URLs carry this call's state at this step (what the next step uses if Redis is lost)."""
     import html
     import re
     from urllib.parse import parse_qs, urlparse
 
-    call = phone()
+    call = phone(from_number="+447700900123")
     url, params, _ = call.requests[0]
+    call.press("3")  # a callback: the line reads back the caller's number
+    asked = call.heard()
+    assert "ending in 0, 1, 2, 3" in asked
     redis_client.hdel(key("call_state", sid=call.call_sid), "twiml")
-    status, again = call.signed_post(url, params)
-    assert status == 200 and "press 3" in again.lower(), again
+    status, again = call.signed_post(url, params)  # a late retry of the first webhook
+    assert status == 200 and "ending in 0, 1, 2, 3" in again, again
     [action] = re.findall(r'<Gather[^>]* action="([^"]+)"', again)
     query = parse_qs(urlparse(html.unescape(action)).query)
     sealed = app.extensions["ivr.keys"].unseal(query["d"][0])
-    assert (sealed["sid"], sealed["step"]) == (call.call_sid, 1)
+    assert (sealed["sid"], sealed["step"]) == (call.call_sid, 2)
+    assert query["s"] == ["2"]  # the caller's next key is taken as the next step
     assert [e["type"] for e in store.call_events(call.call_sid)].count("call_started") == 1
