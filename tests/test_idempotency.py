@@ -214,8 +214,8 @@ def test_a_retried_incoming_webhook_whose_saved_answer_is_missing_hears_its_prom
     app, phone, store, redis_client
 ):
     """The call's state is there but not the answer it gave (a state written by an older
-    release, or half-written): a late retry hears the prompt the call is at, rendered afresh, and its
-    step URLs carry this call's state at this step (what the next step uses if Redis is lost)."""
+    release, or half-written): a late retry hears the prompt the call is at, rendered afresh,
+    and its step URLs carry this call's state at this step (used if Redis is lost next)."""
     import html
     import re
     from urllib.parse import parse_qs, urlparse
