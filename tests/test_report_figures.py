@@ -366,7 +366,8 @@ def test_calls_out_of_hours_and_with_caller_id_withheld_are_counted_once_and_sho
     settings, redis_client
 ):
     """Managers see how many calls came while the team was closed, and how many had no caller ID
-    to call back on: three calls, one of them in hours, one withheld; each counted once."""
+    to call back on: three calls, one of them in hours, one withheld; each counted once, on the
+    day and hour it was in London (a summer night's call too)."""
     from zoneinfo import ZoneInfo
 
     from ivr import create_app
@@ -379,11 +380,15 @@ def test_calls_out_of_hours_and_with_caller_id_withheld_are_counted_once_and_sho
             (datetime(2026, 12, 25, 10, 0, tzinfo=london), "+447700900111"),  # Christmas Day
             (datetime(2026, 12, 25, 10, 5, tzinfo=london), "anonymous"),
             (datetime(2026, 12, 24, 10, 0, tzinfo=london), "+447700900222"),  # a Thursday
+            # Summer time: half past midnight in London is still the day before in UTC.
+            (datetime(2026, 7, 1, 0, 30, tzinfo=london), "+447700900333"),
         ):
             app.extensions["ivr.clock"] = lambda when=when: when
             phone_for(app)(from_number=caller).press("1").press("*").hang_up()
     finally:
         app.extensions["ivr.deliverer"].stop()
+    summer = redis_client.hgetall(key("fig_day", day="2026-07-01"))
+    assert (summer["calls"], summer["hour:0"], summer["out_of_hours"]) == ("1", "1", "1")
     totals = report.load(redis_client, date(2026, 12, 24), date(2026, 12, 25))
     assert totals.calls["calls"] == 3
     assert totals.calls["out_of_hours"] == 2
