@@ -47,7 +47,7 @@ MINUTE = 60
 class Figures:
     """Counts figures for one flow, by local day in `timezone`."""
 
-    def __init__(self, flow: Flow, hours: Hours, target_working_days: int = 2):
+    def __init__(self, flow: Flow, hours: Hours, target_working_days: int):
         self.flow = flow
         self.hours = hours
         self.tz: ZoneInfo = hours.tz
@@ -252,7 +252,7 @@ return 1
 def is_test(record: dict) -> bool:
     """A test call from the softphone at /try, or its callback request: never counted.
     (`record` is a call's data or log, or a callback request, stored or not.)"""
-    return record.get("test") in (True, "1", "True")
+    return record.get("test") in (True, "1")  # in call data, or as Redis holds it
 
 
 def attempts_of(client, ref: str) -> list[dict]:
@@ -272,7 +272,7 @@ def _worker(attempt: dict) -> str:
 
 
 def _float(value) -> float | None:
-    try:
-        return None if value in (None, "") else float(value)
+    try:  # None, "" and anything else not a number: no value
+        return float(value)
     except (TypeError, ValueError):
         return None
