@@ -16,7 +16,7 @@ from ivr.reports import tables as report
 from ivr.reports.recount import rebuild
 from ivr.reports.retention import housekeeping, purge
 from ivr.store.keys import key
-from tests.conftest import write_request
+from tests.conftest import BASE_URL, write_request
 
 NUMBERS = ["+447700900111", "+447700900222", "+447700900333", "+447700900444", "+447700900555"]
 
@@ -478,3 +478,24 @@ def test_crisis_support_put_through_and_refused_numbers_are_counted_once_and_sho
     assert ["Put through to the crisis line", 1, "50.0%"] in tables["risk"].rows
     shown = {label: value for label, value, _ in report.summary(totals)}
     assert shown["Phone numbers refused"] == "2"
+    assert rebuild(store, store.figures, apply=False)["differences"] == []  # the recount agrees
+
+
+def test_call_lengths_and_calls_lost_before_the_first_prompt_are_counted_and_shown(
+    app, phone, store, redis_client
+):
+    """The average length of the calls Twilio reported an end for, and the calls that ended
+    before the line's first answer reached them (a status for a call the line never answered)."""
+    calls = place_six_calls(phone)
+    lengths = [int(store.call_log(call.call_sid)["duration"]) for call in calls.values()]
+    lost = calls["early"].params({"CallSid": "CA" + "b" * 32, "CallStatus": "no-answer"})
+    status, _ = calls["early"].signed_post(BASE_URL + "/voice/status", lost)
+    assert status == 200
+    totals, tables = figures_for(app, redis_client)
+    c = totals.calls
+    assert (c["duration_total"], c["duration_calls"]) == (sum(lengths), 6)
+    assert c["abandoned"] == 3 and c["dropoff:before_first_prompt"] == 1
+    assert tables["dropoff"].rows[0] == ["Before the first prompt", 1, 1, "100.0%"]
+    average = round(sum(lengths) / 6)
+    shown = {label: value for label, value, _ in report.summary(totals)}
+    assert shown["Average call length"] == f"{average // 60} min {average % 60:02d} s"

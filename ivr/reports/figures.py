@@ -134,7 +134,8 @@ class Figures:
         if not outcome:
             return out
         out[f"outcome:{outcome}"] += 1
-        if outcome not in FINISHED_OUTCOMES and not log.get("ended_by_line_at"):
+        # (Every ending the line chose, ended_by_line_at, is one of FINISHED_OUTCOMES.)
+        if outcome not in FINISHED_OUTCOMES:
             out["abandoned"] += 1
             out[f"dropoff:{log.get('last_node') or 'before_first_prompt'}"] += 1
         duration = str(log.get("duration", ""))

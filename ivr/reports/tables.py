@@ -128,7 +128,19 @@ def summary(fig: Totals) -> list[tuple[str, str, str]]:
             "of the calls that started it",
         ),
         ("Median time to first attempt", minutes(first), "from request to intake's first call"),
+        (
+            "Average call length",
+            call_length(c["duration_total"], c["duration_calls"]),
+            "of calls whose length Twilio reported when they ended",
+        ),
     ]
+
+
+def call_length(total_seconds: int, calls: int) -> str:
+    if not calls:
+        return "-"
+    seconds = round(total_seconds / calls)
+    return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
 def tables(fig: Totals, flow: Flow) -> list[Table]:
@@ -252,14 +264,18 @@ def _risk_and_outcomes(fig: Totals, flow: Flow) -> list[Table]:
         chart="bars",
     )
     prompts = [n for n in flow.node_order if flow.nodes[n].get("say")]
+    early = c["dropoff:before_first_prompt"]
     funnel = Table(
         "dropoff",
         "Where callers hang up",
         "For each step, in flow order: calls that heard it (once per call), and abandoned "
         "calls whose last step it was. Drop-off = hung up here / reached. The chart shows both: "
-        "the pale bar is the calls that reached the step, the dark part those who hung up there.",
+        "the pale bar is the calls that reached the step, the dark part those who hung up there. "
+        "Before the first prompt (shown when there were any): calls that ended before the line's "
+        "first answer reached them, as when the line failed to answer.",
         ["Step", "Reached", "Hung up here", "Drop-off"],
-        [
+        ([["Before the first prompt", early, early, pct(early, early)]] if early else [])
+        + [
             [
                 node_label(flow, n),
                 c[f"reached:{n}"],
