@@ -320,3 +320,30 @@ def test_a_caller_at_risk_is_never_refused_a_callback_by_the_daily_limit(limited
     queue = redis_client.zrange("ivr:callbacks:queue", 0, -1)
     assert len(queue) == 3
     assert redis_client.hget(f"ivr:callback:{queue[0]}", "urgent") in ("1", "true", "True")
+
+
+def test_a_robot_that_keeps_dialling_stays_refused(open_hours, redis_client):
+    """Refused calls count towards the per-minute limit too: a dialler that keeps ringing does
+    not get through again once its first calls are a minute old."""
+    from datetime import UTC, datetime, timedelta
+
+    from ivr.twilio_sim.phone import SimulatedCall
+    from tests.conftest import BASE_URL, FlaskTransport
+
+    app = create_app(replace(open_hours, calls_per_minute=3, callbacks_per_day=2))
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+    def dial_at(seconds: int) -> str:
+        app.extensions["ivr.clock"] = lambda: start + timedelta(seconds=seconds)
+        call = SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN)
+        return call.dial().heard()
+
+    try:
+        for _ in range(3):
+            assert "press 3" in dial_at(0)
+        for seconds in (20, 30, 40):
+            assert "a lot of calls from this number" in dial_at(seconds)
+        # The first three are over a minute old; the three refused in the last minute count.
+        assert "a lot of calls from this number" in dial_at(70)
+    finally:
+        app.extensions["ivr.deliverer"].stop()
