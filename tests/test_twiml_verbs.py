@@ -423,3 +423,18 @@ def test_a_put_through_written_as_only_a_pause_waits_then_dials(open_hours, redi
         ("Dial", None),
     ]
     app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_caller_whose_state_was_lost_is_put_through_showing_the_number_they_rang(
+    recorded_call, redis_client
+):
+    """The call's state is lost just before "put me through": the line carries on from the
+    webhook alone, and the crisis line is still shown the number the caller rang."""
+    call, transport = recorded_call(to_number="+441134960123")
+    for keys in ("2", "4", "4", "1", "1"):  # risk yes, go on
+        call.press(keys)
+    redis_client.delete(key("call_state", sid=call.call_sid))
+    call.press("1")  # put me through
+    assert call.dialled == ["+44116123"]
+    [dial] = [verb for document in transport.documents for verb in document.iter("Dial")]
+    assert dial.get("callerId") == "+441134960123"
