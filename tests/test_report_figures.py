@@ -322,6 +322,11 @@ def test_an_attempt_recorded_without_a_name_is_counted_for_unknown(app, store, r
     assert counted["worker_attempts:unknown"] == "1"
     assert counted["worker_reached:unknown"] == "1"
     assert not [name for name in counted if "None" in name]
+    # Remembered under the stage names a release must keep (a renamed stage counts again).
+    assert set(redis_client.hkeys(key("fig_counted", id="400004"))) == {
+        "first_attempt",
+        "attempt:1",
+    }
 
 
 def test_contact_figures_count_the_first_minute_and_the_target_moment_once_each(
