@@ -373,3 +373,15 @@ def test_each_role_sees_the_pages_it_may_use_in_the_main_navigation(app, signed_
     assert seen["intake"] == ["Callback queue"]
     assert "Callback queue" in seen["manager"] and "Try the line" in seen["manager"]
     assert "Staff accounts" not in seen["manager"]
+
+
+def test_an_account_removed_while_signed_in_ends_the_session(client, signed_in, app):
+    """An account taken out of Redis by hand (or missing after a restore from an older backup):
+    its holder's next page sends them to sign in, never to an error."""
+    from ivr.store.keys import key
+
+    name = signed_in(client, "intake")
+    assert client.get("/intake/").status_code == 200
+    app.extensions["ivr.store"].redis.delete(key("user", username=name))
+    response = client.get("/intake/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
