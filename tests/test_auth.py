@@ -385,3 +385,30 @@ def test_an_account_removed_while_signed_in_ends_the_session(client, signed_in, 
     app.extensions["ivr.store"].redis.delete(key("user", username=name))
     response = client.get("/intake/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_a_session_ends_just_past_its_idle_time_and_not_before(open_hours, redis_client):
+    """With a one-minute idle limit: idle 55 seconds, the worker is still signed in; idle 60.5
+    seconds, they are signed out and told so, as information; a session cookie from before
+    sessions noted their last activity is signed out too, never an error."""
+    app = create_app(replace(open_hours, session_idle_minutes=1))
+    create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+    try:
+        for idle, signed_in in ((55, True), (60.5, False), (None, False)):
+            client = app.test_client()
+            assert login_post(client, "sam", STAFF_PASSWORD).status_code == 302
+            with client.session_transaction() as session:
+                if idle is None:
+                    del session["seen"]
+                else:
+                    session["seen"] = time.time() - idle
+            response = client.get("/intake/")
+            assert response.status_code == (200 if signed_in else 302), idle
+            if not signed_in:
+                page = client.get(response.headers["Location"]).get_data(as_text=True)
+                assert (
+                    '<div class="flash flash-info" role="status">You were signed out after a '
+                    in page
+                )
+    finally:
+        app.extensions["ivr.deliverer"].stop()
