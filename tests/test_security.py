@@ -3,6 +3,7 @@ checks, API tokens, API errors, and the per-caller limits against robot diallers
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -345,5 +346,69 @@ def test_a_robot_that_keeps_dialling_stays_refused(open_hours, redis_client):
             assert "a lot of calls from this number" in dial_at(seconds)
         # The first three are over a minute old; the three refused in the last minute count.
         assert "a lot of calls from this number" in dial_at(70)
+    finally:
+        app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_request_that_another_call_takes_past_the_daily_limit_is_refused_with_care(
+    limited, redis_client
+):
+    """Two calls from one number start the callback questions with one request left for the
+    day; the second to give its number hears that no more requests can be taken today, with the
+    crisis numbers, and nothing more is queued."""
+    first = limited()
+    for key in "3113":
+        first.press(key)
+    waiting, racing = limited(), limited()
+    waiting.press("3")
+    racing.press("3")  # both past the check at the start of the callback questions
+    waiting.press("1")  # use this number: the day's last request
+    racing.press("1")
+    refused = racing.heard()
+    assert "cannot take another callback request" in refused and "call 9 9 9" in refused
+    assert racing.ended
+    waiting.press("1").press("3")
+    assert "Your callback request is booked" in waiting.heard()
+    assert redis_client.zcard("ivr:callbacks:queue") == 2
+
+
+def test_the_daily_limit_holds_when_another_call_takes_the_last_request_mid_step(
+    open_hours, redis_client, monkeypatch
+):
+    """Another call from the number takes the day's last request between this step's read of
+    the tally and its save: the save's own check refuses this one (nothing queued for it)."""
+    from ivr.twilio_sim.phone import SimulatedCall
+    from tests.conftest import BASE_URL, FlaskTransport
+    from tests.hooked_pipelines import HookedPipelines
+
+    app = create_app(replace(open_hours, calls_per_minute=0, callbacks_per_day=2))
+    store = app.extensions["ivr.store"]
+
+    def dial():
+        return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
+
+    class OtherCallJoinsBeforeTheSave(HookedPipelines):
+        def __init__(self, client, tally):
+            super().__init__(client)
+            self.tally = tally
+
+        def execute(self, real, *args, **kwargs):
+            if self.tally and any(c[0] == "EVALSHA" for c, _ in real.command_stack):
+                self.client.zadd(self.tally, {"CA" + "e" * 32: time.time()})
+                self.tally = None
+            return real.execute(*args, **kwargs)
+
+    try:
+        first = dial()
+        for key in "3113":
+            first.press(key)
+        [tally] = redis_client.keys("*limit:callbacks:*")
+        call = dial()
+        call.press("3")
+        monkeypatch.setattr(store, "redis", OtherCallJoinsBeforeTheSave(store.redis, tally))
+        call.press("1")  # use this number: read one request, then the other call took the last
+        refused = call.heard()
+        assert "cannot take another callback request" in refused and call.ended
+        assert redis_client.zcard("ivr:callbacks:queue") == 1
     finally:
         app.extensions["ivr.deliverer"].stop()
