@@ -412,3 +412,20 @@ def test_a_session_ends_just_past_its_idle_time_and_not_before(open_hours, redis
                 )
     finally:
         app.extensions["ivr.deliverer"].stop()
+
+
+def test_a_worker_in_use_keeps_their_session_past_its_first_lifetime(client, signed_in, app):
+    """The session's record in Redis lives the idle time and five minutes more; each request a
+    person makes (checked every 30 seconds) gives it that long again, so a worker busy all
+    morning is not signed out mid-shift."""
+    from ivr.store.keys import key
+
+    redis = app.extensions["ivr.store"].redis
+    signed_in(client, "intake")
+    with client.session_transaction() as session:
+        record = key("staff_session", sid=session["sid"])
+        session["seen"] = time.time() - 40  # the last activity noted 40 seconds ago
+    redis.expire(record, 10)  # nearly spent
+    assert client.get("/intake/").status_code == 200
+    lifetime = app.config["SETTINGS"].session_idle_minutes * 60 + 300
+    assert lifetime - 5 <= redis.ttl(record) <= lifetime
