@@ -429,3 +429,19 @@ def test_a_worker_in_use_keeps_their_session_past_its_first_lifetime(client, sig
     assert client.get("/intake/").status_code == 200
     lifetime = app.config["SETTINGS"].session_idle_minutes * 60 + 300
     assert lifetime - 5 <= redis.ttl(record) <= lifetime
+
+
+def test_in_production_the_staff_cookie_is_named_for_the_service_and_only_sent_over_https(
+    settings, redis_client
+):
+    from test_security import production
+
+    app = create_app(production(settings))
+    try:
+        client = app.test_client()
+        client.environ_base.update({"wsgi.url_scheme": "https", "HTTP_HOST": "ipt.example.nhs.uk"})
+        create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
+        cookie = login_post(client, "sam", STAFF_PASSWORD).headers["Set-Cookie"]
+        assert cookie.startswith("ivr_session=") and "Secure" in cookie and "HttpOnly" in cookie
+    finally:
+        app.extensions["ivr.deliverer"].stop()
