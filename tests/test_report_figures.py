@@ -62,6 +62,11 @@ def figures_for(app, redis_client):
     return totals, {t.name: t for t in report.tables(totals, app.extensions["ivr.flow"])}
 
 
+def headline(totals) -> dict[str, str]:
+    """The report's headline figures as a manager reads them: label -> value."""
+    return {label: value for label, value, _ in report.summary(totals)}
+
+
 def test_six_known_calls_give_hand_counted_figures(app, phone, redis_client):
     place_six_calls(phone)
     totals, tables = figures_for(app, redis_client)
@@ -398,7 +403,7 @@ def test_calls_out_of_hours_and_with_caller_id_withheld_are_counted_once_and_sho
     assert totals.calls["calls"] == 3
     assert totals.calls["out_of_hours"] == 2
     assert totals.calls["withheld"] == 1
-    shown = {label: value for label, value, _ in report.summary(totals)}
+    shown = headline(totals)
     assert shown["Out of hours"] == "66.7%"
     assert shown["Caller ID withheld"] == "33.3%"
 
@@ -481,7 +486,7 @@ def test_crisis_support_put_through_and_refused_numbers_are_counted_once_and_sho
     assert c["numbers_rejected"] == 2
     assert ["Heard the crisis support", 1, "50.0%"] in tables["risk"].rows
     assert ["Put through to the crisis line", 1, "50.0%"] in tables["risk"].rows
-    shown = {label: value for label, value, _ in report.summary(totals)}
+    shown = headline(totals)
     assert shown["Phone numbers refused"] == "2"
     assert rebuild(store, store.figures, apply=False)["differences"] == []  # the recount agrees
 
@@ -502,5 +507,5 @@ def test_call_lengths_and_calls_lost_before_the_first_prompt_are_counted_and_sho
     assert c["abandoned"] == 3 and c["dropoff:before_first_prompt"] == 1
     assert tables["dropoff"].rows[0] == ["Before the first prompt", 1, 1, "100.0%"]
     average = round(sum(lengths) / 6)
-    shown = {label: value for label, value, _ in report.summary(totals)}
+    shown = headline(totals)
     assert shown["Average call length"] == f"{average // 60} min {average % 60:02d} s"
