@@ -233,6 +233,30 @@ def test_a_process_whose_spare_references_run_out_asks_redis_one_for_each_call(a
         assert store.redis.get(key("callback_for_call", sid=sid)) == ref
 
 
+def test_callers_who_book_while_the_process_has_no_spare_reference_hear_their_own(
+    app, phone, store
+):
+    """A busy process whose spares are gone (other calls' steps took them) asks Redis for each
+    call's reference when it enters the booking questions: one per call, never one shared (the
+    second booking would overwrite the first, and two callers would be told one reference)."""
+    pool = app.extensions["ivr.references"]
+    pool.size = 0  # every step finds the pool empty, as in the busiest minute
+    pool._spare.clear()
+    heard, sids = [], []
+    for number in ("+447700900761", "+447700900762"):
+        call = phone(from_number=number)
+        call.press("3").press("1").press("1").press("3")
+        said = call.heard()
+        assert "Your callback request is booked" in said
+        heard.append(_ref(said))
+        sids.append(call.call_sid)
+    assert heard[0] != heard[1]
+    for sid, ref in zip(sids, heard, strict=True):
+        assert store.redis.get(key("callback_for_call", sid=sid)) == ref
+        assert store.redis.hget(key("callback", id=ref), "call_sid") == sid
+    assert store.redis.zscore(key("callback_queue"), heard[0]) is not None
+
+
 def test_a_reference_given_just_before_redis_failed_is_the_one_a_retry_hears(app, store):
     """The booking step's save timed out after the reference was given; Twilio's retry runs
     without Redis and must read the same reference, not a new one."""
