@@ -1,0 +1,153 @@
+"""How the line reaches Redis (ivr/store/redis_store.py `connect`): a Redis that hangs costs a
+caller no more than IVR_REDIS_SOCKET_TIMEOUT a step, and behind Sentinel the REDIS_URL still
+gives the user, password, database and TLS. Real processes: a listener that never answers, and
+a password-protected primary with a sentinel watching it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import replace
+
+import pytest
+import redis
+
+from ivr import create_app
+from ivr.store.redis_store import connect
+from ivr.twilio_sim.phone import SimulatedCall
+from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+from tests.test_sentinel_failover import SERVICE, Node, data_node, free_port, wait_for
+
+TWILIO_WAITS = 15  # seconds Twilio waits for a webhook before the caller hears an error
+
+
+class HungRedis:
+    """A TCP port that accepts connections and never says a word (a Redis stuck in a long
+    command, or a load balancer holding the connection): reads on it only ever time out."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.held.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+def within_twilios_wait(action):
+    """Run `action` as Twilio would wait for it: an answer after TWILIO_WAITS seconds is none."""
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(action()), daemon=True)
+    worker.start()
+    worker.join(TWILIO_WAITS)
+    assert done, f"no answer within {TWILIO_WAITS} s: Twilio would play the caller an error"
+    return done[0]
+
+
+def test_a_caller_whose_line_finds_redis_hung_still_hears_the_crisis_numbers_and_can_book(
+    open_hours, tmp_path
+):
+    hung = HungRedis()
+    app = create_app(
+        replace(
+            open_hours,
+            redis_url=f"redis://127.0.0.1:{hung.port}/0",
+            redis_socket_timeout=0.5,  # the line's own default
+            journal_dir=str(tmp_path / "journal"),
+        )
+    )
+    try:
+
+        def book() -> SimulatedCall:
+            call = SimulatedCall(
+                FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN, "+447700900771"
+            ).dial()
+            for key_pressed in ("3", "1", "1", "3"):
+                call.press(key_pressed)
+            return call
+
+        call = within_twilios_wait(book)
+        heard = call.all_heard()
+        assert "If you are at risk now, call 9 9 9" in heard
+        assert "Your callback request is booked" in heard
+        assert app.extensions["ivr.journal"].files()  # kept on disk until Redis answers again
+    finally:
+        app.extensions["ivr.deliverer"].stop()
+        hung.close()
+
+
+@pytest.fixture
+def guarded_primary(tmp_path):
+    """A primary that only a named user with a password may use, and one sentinel watching it
+    (as that user: sentinels must log in too)."""
+    primary = data_node(
+        tmp_path,
+        "guarded",
+        free_port(),
+        "--user",
+        "default",
+        "off",
+        "--user",
+        "ivr",
+        "on",
+        ">s3cret",
+        "~*",
+        "&*",
+        "+@all",
+    )
+    primary.client = lambda: redis.Redis(
+        port=primary.port, username="ivr", password="s3cret", decode_responses=True
+    )
+    primary.start()
+    directory = tmp_path / "watcher"
+    directory.mkdir()
+    port = free_port()
+    (directory / "sentinel.conf").write_text(
+        f"port {port}\nbind 127.0.0.1\n"
+        f"sentinel monitor {SERVICE} 127.0.0.1 {primary.port} 1\n"
+        f"sentinel auth-user {SERVICE} ivr\n"
+        f"sentinel auth-pass {SERVICE} s3cret\n"
+    )
+    sentinel = Node(directory, port, [str(directory / "sentinel.conf"), "--sentinel"]).start()
+    try:
+        wait_for(
+            lambda: sentinel.client().sentinel_get_master_addr_by_name(SERVICE),
+            what="the sentinel to know the primary",
+        )
+        yield primary, sentinel
+    finally:
+        sentinel.kill()
+        primary.kill()
+
+
+def test_behind_sentinel_the_url_gives_the_user_password_and_database(guarded_primary):
+    primary, sentinel = guarded_primary
+    client = connect("redis://ivr:s3cret@/3", 2.0, f"127.0.0.1:{sentinel.port}", SERVICE)
+    client.set("ivr:probe", "written")
+    guarded = redis.Redis(
+        port=primary.port, username="ivr", password="s3cret", db=3, decode_responses=True
+    )
+    assert guarded.get("ivr:probe") == "written"
+    assert primary.client().get("ivr:probe") is None  # not in database 0
+
+
+def test_behind_sentinel_a_rediss_url_never_talks_to_the_primary_in_clear_text(guarded_primary):
+    """rediss:// asks for TLS. This primary speaks only plain text, so the client must fail
+    rather than send the data (health data) unencrypted."""
+    primary, sentinel = guarded_primary
+    client = connect("rediss://ivr:s3cret@/0", 2.0, f"127.0.0.1:{sentinel.port}", SERVICE)
+    with pytest.raises((redis.ConnectionError, redis.TimeoutError)):  # the TLS handshake fails
+        client.set("ivr:probe", "in clear")
+    assert primary.client().get("ivr:probe") is None
