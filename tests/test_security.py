@@ -14,6 +14,7 @@ from ivr import create_app
 from ivr.api.tokens import create_token, revoke_tokens
 from ivr.config import ConfigError, load_settings
 from tests.conftest import AUTH_TOKEN
+from tests.hooked_pipelines import HookedPipelines
 
 PUBLIC = "https://ipt.example.nhs.uk"
 SID = "CA" + "a" * 32
@@ -372,32 +373,35 @@ def test_a_request_that_another_call_takes_past_the_daily_limit_is_refused_with_
     assert redis_client.zcard("ivr:callbacks:queue") == 2
 
 
+class OtherCallLandsBeforeTheSave(HookedPipelines):
+    """Another call from the same number joins `tally` between this step's reads and its save
+    (in process, at exactly that moment): the save's own check is all that stands in the way."""
+
+    def __init__(self, client, tally: str):
+        super().__init__(client)
+        self.tally = tally
+
+    def execute(self, real, *args, **kwargs):
+        if self.tally and any(c[0] == "EVALSHA" for c, _ in real.command_stack):
+            self.client.zadd(self.tally, {"CA" + "e" * 32: time.time()})
+            self.tally = ""
+        return real.execute(*args, **kwargs)
+
+
+def _dialler(app):
+    from ivr.twilio_sim.phone import SimulatedCall
+    from tests.conftest import BASE_URL, FlaskTransport
+
+    return lambda: SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
+
+
 def test_the_daily_limit_holds_when_another_call_takes_the_last_request_mid_step(
     open_hours, redis_client, monkeypatch
 ):
     """Another call from the number takes the day's last request between this step's read of
     the tally and its save: the save's own check refuses this one (nothing queued for it)."""
-    from ivr.twilio_sim.phone import SimulatedCall
-    from tests.conftest import BASE_URL, FlaskTransport
-    from tests.hooked_pipelines import HookedPipelines
-
     app = create_app(replace(open_hours, calls_per_minute=0, callbacks_per_day=2))
-    store = app.extensions["ivr.store"]
-
-    def dial():
-        return SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
-
-    class OtherCallJoinsBeforeTheSave(HookedPipelines):
-        def __init__(self, client, tally):
-            super().__init__(client)
-            self.tally = tally
-
-        def execute(self, real, *args, **kwargs):
-            if self.tally and any(c[0] == "EVALSHA" for c, _ in real.command_stack):
-                self.client.zadd(self.tally, {"CA" + "e" * 32: time.time()})
-                self.tally = None
-            return real.execute(*args, **kwargs)
-
+    store, dial = app.extensions["ivr.store"], _dialler(app)
     try:
         first = dial()
         for key in "3113":
@@ -405,10 +409,33 @@ def test_the_daily_limit_holds_when_another_call_takes_the_last_request_mid_step
         [tally] = redis_client.keys("*limit:callbacks:*")
         call = dial()
         call.press("3")
-        monkeypatch.setattr(store, "redis", OtherCallJoinsBeforeTheSave(store.redis, tally))
+        monkeypatch.setattr(store, "redis", OtherCallLandsBeforeTheSave(store.redis, tally))
         call.press("1")  # use this number: read one request, then the other call took the last
         refused = call.heard()
         assert "cannot take another callback request" in refused and call.ended
         assert redis_client.zcard("ivr:callbacks:queue") == 1
+    finally:
+        app.extensions["ivr.deliverer"].stop()
+
+
+def test_the_minute_limit_holds_when_another_call_rings_in_mid_step(
+    open_hours, redis_client, monkeypatch
+):
+    """A robot dialler's calls arrive together: another call from the number lands between
+    this first step's read of the minute's tally and its save. The save refuses this one, and
+    its caller hears why it was turned away (many calls, with the crisis numbers), not the
+    daily callback limit's words."""
+    app = create_app(replace(open_hours, calls_per_minute=3, callbacks_per_day=0))
+    store, dial = app.extensions["ivr.store"], _dialler(app)
+    try:
+        for _ in range(2):
+            assert "press 3" in dial().heard()
+        [tally] = redis_client.keys("*limit:calls:*")
+        monkeypatch.setattr(store, "redis", OtherCallLandsBeforeTheSave(store.redis, tally))
+        robot = dial()  # read two calls in the last minute; the third landed before the save
+        heard = robot.heard()
+        assert "a lot of calls from this number" in heard and "1 1 6, 1 2 3" in heard
+        assert "callback request" not in heard and robot.ended
+        assert redis_client.zcard(tally) == 4  # refused calls count too
     finally:
         app.extensions["ivr.deliverer"].stop()
