@@ -4,7 +4,7 @@ A round trip is one request/response exchange on a connection: whatever the clie
 the server's next reply counts once, so a pipeline (or MULTI ... EXEC sent together) is one, and
 a WATCH, a GET and an EXEC sent one after another are three. Used by tests/test_round_trips.py;
 tests/test_sentinel_failover.py puts one between a primary and its replica and pauses it, so
-the replica falls behind for real.
+the replica falls behind for real; tests/test_redis_connection.py slows its replies.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ class CountingProxy:
         self.count = 0
         # While set, a replica's link through this proxy (REPLCONF seen) forwards nothing.
         self.hold_replication = threading.Event()
+        # Seconds each of the server's replies is held back: a Redis that is slow, not hung.
+        self.reply_delay = 0.0
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -76,6 +78,8 @@ class CountingProxy:
                     time.sleep(0.01)
                 if not state["alive"]:
                     return
+                if not from_client and self.reply_delay:
+                    time.sleep(self.reply_delay)
                 sink.sendall(data)
         except OSError:
             pass

@@ -1,7 +1,8 @@
-"""How the line reaches Redis (ivr/store/redis_store.py `connect`): a Redis that hangs costs a
-caller no more than IVR_REDIS_SOCKET_TIMEOUT a step, and behind Sentinel the REDIS_URL still
-gives the user, password, database and TLS. Real processes: a listener that never answers, and
-a password-protected primary with a sentinel watching it."""
+"""How the line reaches Redis (ivr/store/redis_store.py `connect`, `client_for`): a Redis that
+hangs costs a caller no more than IVR_REDIS_SOCKET_TIMEOUT a step, while the `ivr` commands
+wait longer on a slow one; behind Sentinel the REDIS_URL still gives the user, password,
+database and TLS. Real processes: a listener that never answers, a proxy that slows replies,
+and a password-protected primary with a sentinel watching it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from dataclasses import replace
 
 import pytest
 import redis
+from click.testing import CliRunner
 
 from ivr import create_app
-from ivr.store.redis_store import connect
+from ivr.api.tokens import check_token
+from ivr.cli import main
+from ivr.store.redis_store import client_for, connect
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
+from tests.counting_proxy import CountingProxy
 from tests.test_sentinel_failover import SERVICE, Node, data_node, free_port, wait_for
 
 TWILIO_WAITS = 15  # seconds Twilio waits for a webhook before the caller hears an error
@@ -86,6 +91,27 @@ def test_a_caller_whose_line_finds_redis_hung_still_hears_the_crisis_numbers_and
     finally:
         app.extensions["ivr.deliverer"].stop()
         hung.close()
+
+
+def test_an_operators_command_works_on_a_redis_too_slow_for_the_line(
+    redis_server, redis_client, settings
+):
+    """A Redis taking a second to answer (a big rebuild, a busy disk): the line gives up on it
+    after half a second, so a caller is never kept waiting, but the `ivr` commands allow
+    5 s, so an operator can still work (here: create an API token)."""
+    slow = CountingProxy(str(redis_server.socket))
+    slow.reply_delay = 1.0
+    try:
+        line = client_for(replace(settings, redis_url=slow.url, redis_socket_timeout=0.5))
+        with pytest.raises(redis.TimeoutError):
+            line.ping()
+        env = {"REDIS_URL": slow.url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN}
+        result = CliRunner().invoke(main, ["api-token", "create", "slow-day"], env=env)
+    finally:
+        slow.close()
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert check_token(redis_client, token)["name"] == "slow-day"
 
 
 @pytest.fixture

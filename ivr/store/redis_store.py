@@ -88,9 +88,7 @@ class CallState:
         return self.data.get(name, default)
 
 
-def connect(
-    url: str, socket_timeout: float, sentinels: str = "", service: str = "mymaster"
-) -> redis.Redis:
+def connect(url: str, socket_timeout: float, sentinels: str, service: str) -> redis.Redis:
     """A Redis client: from REDIS_URL (redis://, rediss:// for TLS, unix://), or, when
     `sentinels` ("host:port,host:port") is set, the current primary of `service` as those
     Sentinels name it, followed across a failover. REDIS_URL then gives only the password,
