@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ivr.config import sentinel_addresses
@@ -105,9 +107,13 @@ def connect(url: str, socket_timeout: float, sentinels: str, service: str) -> re
     database = parts.path.strip("/")
     sentinel = Sentinel(
         sentinel_addresses(sentinels),
+        # Each sentinel is asked once, within the timeout, before the next: redis-py's own
+        # clients for them retry with backoff, so a sentinel that is down (often on the host
+        # of the primary that just failed) cost the step seconds of silence on a new connection.
         sentinel_kwargs={
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": socket_timeout,
+            "retry": Retry(NoBackoff(), 0),
         },
         username=parts.username or None,
         password=parts.password or None,
