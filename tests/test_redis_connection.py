@@ -54,6 +54,22 @@ class HungRedis:
             connection.close()
 
 
+class UnreachableRedis:
+    """A Redis whose host is gone from the network: connecting never completes. (A listener
+    whose accept queue is full, so the kernel drops further connection attempts.)"""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)
+        self.port = self.listener.getsockname()[1]
+        self.queued = socket.create_connection(("127.0.0.1", self.port))  # fills the queue
+
+    def close(self) -> None:
+        self.queued.close()
+        self.listener.close()
+
+
 def within(seconds: float, action):
     """Run `action`, waiting at most `seconds` for it (Twilio, too, waits only so long)."""
     done: list = []
@@ -64,14 +80,15 @@ def within(seconds: float, action):
     return done[0]
 
 
+@pytest.mark.parametrize("broken", [HungRedis, UnreachableRedis], ids=["hung", "unreachable"])
 def test_a_caller_whose_line_finds_redis_hung_still_hears_the_crisis_numbers_and_can_book(
-    open_hours, tmp_path
+    open_hours, tmp_path, broken
 ):
-    hung = HungRedis()
+    stuck = broken()
     app = create_app(
         replace(
             open_hours,
-            redis_url=f"redis://127.0.0.1:{hung.port}/0",
+            redis_url=f"redis://127.0.0.1:{stuck.port}/0",
             redis_socket_timeout=0.2,  # IVR_REDIS_SOCKET_TIMEOUT (0.5 s unless set)
             journal_dir=str(tmp_path / "journal"),
         )
@@ -88,7 +105,7 @@ def test_a_caller_whose_line_finds_redis_hung_still_hears_the_crisis_numbers_and
         assert app.extensions["ivr.journal"].files()  # kept on disk until Redis answers again
     finally:
         app.extensions["ivr.deliverer"].stop()
-        hung.close()
+        stuck.close()
 
 
 def test_an_operators_command_works_on_a_redis_too_slow_for_the_line(
