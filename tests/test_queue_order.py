@@ -242,3 +242,45 @@ def test_rescore_never_brings_back_a_request_that_left_the_queue_meanwhile(store
     assert checked == 14 and moved >= 9
     assert store.redis.zscore(queue, leaving) is None
     assert rescore_queue(store.redis) == (13, 0)
+
+
+def test_a_request_made_urgent_by_a_later_answer_goes_to_the_top_of_the_queue(
+    phone, service, redis_client
+):
+    """A caller books an ordinary callback, then goes back to the questions and says yes to the
+    risk question: their request, now urgent, is the next one intake takes, ahead of an
+    ordinary one booked before it."""
+    earlier = phone(from_number="+447700900611")
+    for keys in ("3", "1", "1", "3"):
+        earlier.press(keys)
+    later = phone(from_number="+447700900612")
+    for keys in ("3", "1", "1", "3"):
+        later.press(keys)
+    [before, at_risk] = redis_client.zrange(key("callback_queue"), 0, -1)
+    assert first_waiting(service) == before  # oldest first while both are ordinary
+    for keys in ("0", "2", "1", "1", "1"):  # screening: PHQ-2 0 and 0, then yes to risk
+        later.press(keys)
+    assert "Thank you for telling us" in later.heard()
+    assert redis_client.zrange(key("callback_queue"), 0, -1) == [at_risk, before]
+    assert first_waiting(service) == at_risk
+
+
+def test_a_request_closed_during_its_call_is_not_brought_back_by_the_callers_later_answers(
+    phone, service, store, redis_client
+):
+    """A worker reaches a caller at risk on another line while this call is still going, and
+    closes the request. The caller then answers more questions: the request takes the answers
+    but stays closed and out of the open queue."""
+    call = phone(from_number="+447700900613")
+    for keys in ("2", "4", "4", "1"):  # questions, PHQ-2 items, yes to thoughts of self-harm
+        call.press(keys)
+    [ref] = redis_client.zrange(key("callback_queue"), 0, -1)
+    service.claim(ref, "nia")
+    service.record_outcome(ref, "nia", "reached_booked", "Spoke on her mobile.")
+    assert redis_client.zscore(key("callback_queue"), ref) is None
+    for keys in ("1", "3", "3", "1", "1", "1", "1", "2", "1"):  # the rest, as far as the time
+        call.press(keys)
+    assert store.callback(ref)["caller_finished"] is True  # the answers reached it
+    assert redis_client.hget(key("callback", id=ref), "status") == "closed"
+    assert redis_client.zscore(key("callback_queue"), ref) is None
+    assert first_waiting(service) is None
