@@ -290,3 +290,33 @@ def test_a_refused_form_tells_the_worker_nothing_changed_and_what_to_do(
         "This form has expired or did not come from this site, so nothing was changed. "
         "Go back, reload the page and try again."
     ) in page
+
+
+def test_the_token_field_adds_nothing_a_worker_sees(client):
+    """The hidden token field is one hidden input: the sign-in form shows only its labels and
+    its button, and the field carries the session's token."""
+    from html.parser import HTMLParser
+
+    class FormText(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.inside, self.words, self.tokens = False, [], []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            self.inside = self.inside or tag == "form"
+            if tag == "input" and attrs.get("name") == "csrf_token":
+                self.tokens.append((attrs.get("type"), attrs.get("value")))
+
+        def handle_endtag(self, tag):
+            self.inside = self.inside and tag != "form"
+
+        def handle_data(self, data):
+            if self.inside and data.strip():
+                self.words.append(data.strip())
+
+    page = FormText()
+    page.feed(client.get("/login").get_data(as_text=True))
+    assert page.words == ["Username", "Password", "Sign in"]
+    [(kind, token)] = page.tokens
+    assert kind == "hidden" and token == csrf_from(client.get("/login").get_data(as_text=True))
