@@ -620,7 +620,32 @@ def test_answers_after_booking_given_during_an_outage_reach_the_call_log_once(
     assert any(e.get("node") == "risk_question" for e in after_booking)
     assert [e["urgent"] for e in after_booking if e["type"] == "callback_requested"] == [True]
     assert store.call_log(call.call_sid)["urgent"] == "1"
+    assert store.call_log(call.call_sid)["degraded"] == "1"  # the manager sees the outage
     path.write_bytes(journalled)  # the same file again, as after a crash mid-delivery
     app.extensions["ivr.deliverer"].run_once()
     assert not app.extensions["ivr.journal"].files()
     assert store.call_events(call.call_sid) == events
+
+
+def test_ordinary_answers_after_booking_given_during_an_outage_do_not_mark_the_call_urgent(
+    make_app, fast_delivery, redis_client, outage
+):
+    """The same, with no risk disclosed: the answers reach the request, and the call's log
+    shows it ran through the outage but not that the caller was at risk."""
+    app = make_app(fast_delivery)
+    store = app.extensions["ivr.store"]
+    call = dial(app, from_number="+447700900223")
+    for keys in ("3", "1", "1", "3"):
+        call.press(keys)
+    ref = _ref(call.heard())
+    outage.stop()
+    for keys in ("0", "2", "2", "2"):  # screening: PHQ-2 answered "several days" twice
+        call.press(keys)
+    assert "ending your life" in call.heard()  # the risk question, not answered
+    assert app.extensions["ivr.journal"].files()
+    outage.start()
+    wait_for(lambda: not app.extensions["ivr.journal"].files())
+    assert store.callback(ref)["phq2_total"] == 2
+    assert store.callback(ref)["urgent"] is False
+    log = store.call_log(call.call_sid)
+    assert log["degraded"] == "1" and log.get("urgent") != "1"
