@@ -21,7 +21,7 @@ from ivr.store.redis_store import client_for, connect
 from ivr.twilio_sim.phone import SimulatedCall
 from tests.conftest import AUTH_TOKEN, BASE_URL, FlaskTransport
 from tests.counting_proxy import CountingProxy
-from tests.test_sentinel_failover import SERVICE, Node, data_node, free_port, wait_for
+from tests.test_sentinel_failover import SERVICE, data_node, free_port, sentinel_node, wait_for
 
 # The first words must come well inside redis-py's own 5 s default, so a timeout that never
 # reaches the client shows; with the setting at 0.2 s a busy machine still has ample margin.
@@ -152,16 +152,13 @@ def guarded_primary(tmp_path):
         port=primary.port, username="ivr", password="s3cret", decode_responses=True
     )
     primary.start()
-    directory = tmp_path / "watcher"
-    directory.mkdir()
-    port = free_port()
-    (directory / "sentinel.conf").write_text(
-        f"port {port}\nbind 127.0.0.1\n"
-        f"sentinel monitor {SERVICE} 127.0.0.1 {primary.port} 1\n"
-        f"sentinel auth-user {SERVICE} ivr\n"
-        f"sentinel auth-pass {SERVICE} s3cret\n"
-    )
-    sentinel = Node(directory, port, [str(directory / "sentinel.conf"), "--sentinel"]).start()
+    sentinel = sentinel_node(
+        tmp_path,
+        0,
+        primary.port,
+        quorum=1,
+        extra=(f"sentinel auth-user {SERVICE} ivr", f"sentinel auth-pass {SERVICE} s3cret"),
+    ).start()
     try:
         wait_for(
             lambda: sentinel.client().sentinel_get_master_addr_by_name(SERVICE),

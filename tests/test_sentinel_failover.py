@@ -76,17 +76,20 @@ def data_node(tmp_path, name: str, port: int, *extra: str) -> Node:
     return Node(directory, port, [*args, *extra])
 
 
-def sentinel_node(tmp_path, n: int, primary_port: int) -> Node:
-    """A sentinel watching the primary (known to it by the port of the primary's proxy)."""
+def sentinel_node(
+    tmp_path, n: int, primary_port: int, quorum: int = 2, extra: tuple[str, ...] = ()
+) -> Node:
+    """A sentinel watching the primary (known to it by the port of the primary's proxy);
+    `extra`: more lines for its configuration."""
     directory = tmp_path / f"sentinel{n}"
     directory.mkdir()
     port = free_port()
     (directory / "sentinel.conf").write_text(
         f"port {port}\nbind 127.0.0.1\n"
-        f"sentinel monitor {SERVICE} 127.0.0.1 {primary_port} 2\n"
+        f"sentinel monitor {SERVICE} 127.0.0.1 {primary_port} {quorum}\n"
         # Small, so the test is bounded: down after 0.5 s, a failover well within seconds.
         f"sentinel down-after-milliseconds {SERVICE} 500\n"
-        f"sentinel failover-timeout {SERVICE} 3000\n"
+        f"sentinel failover-timeout {SERVICE} 3000\n" + "".join(line + "\n" for line in extra)
     )
     return Node(directory, port, [str(directory / "sentinel.conf"), "--sentinel"])
 
