@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 from click.testing import CliRunner
@@ -443,5 +445,10 @@ def test_in_production_the_staff_cookie_is_named_for_the_service_and_only_sent_o
         create_user(app.extensions["ivr.store"].redis, "sam", "intake", STAFF_PASSWORD)
         cookie = login_post(client, "sam", STAFF_PASSWORD).headers["Set-Cookie"]
         assert cookie.startswith("ivr_session=") and "Secure" in cookie and "HttpOnly" in cookie
+        # A browser left signed in on a shared intake PC drops the cookie soon after the idle
+        # limit, not weeks later (the server ends the session at the limit either way).
+        expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", cookie).group(1))
+        idle = app.config["SETTINGS"].session_idle_minutes
+        assert expires - datetime.now(UTC) <= timedelta(minutes=idle + 5)
     finally:
         app.extensions["ivr.deliverer"].stop()
