@@ -195,9 +195,7 @@ class DownSentinel:
     """A sentinel whose process is gone: its port refuses connections."""
 
     def __init__(self):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()  # free: nothing listens there
 
     def close(self) -> None:
         pass

@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from ivr import create_app
 from ivr.api.tokens import create_token, revoke_tokens
 from ivr.config import ConfigError, load_settings
-from tests.conftest import AUTH_TOKEN
+from tests.conftest import AUTH_TOKEN, phone_for
 from tests.hooked_pipelines import HookedPipelines
 
 PUBLIC = "https://ipt.example.nhs.uk"
@@ -388,20 +388,13 @@ class OtherCallLandsBeforeTheSave(HookedPipelines):
         return real.execute(*args, **kwargs)
 
 
-def _dialler(app):
-    from ivr.twilio_sim.phone import SimulatedCall
-    from tests.conftest import BASE_URL, FlaskTransport
-
-    return lambda: SimulatedCall(FlaskTransport(app.test_client()), BASE_URL, AUTH_TOKEN).dial()
-
-
 def test_the_daily_limit_holds_when_another_call_takes_the_last_request_mid_step(
     open_hours, redis_client, monkeypatch
 ):
     """Another call from the number takes the day's last request between this step's read of
     the tally and its save: the save's own check refuses this one (nothing queued for it)."""
     app = create_app(replace(open_hours, calls_per_minute=0, callbacks_per_day=2))
-    store, dial = app.extensions["ivr.store"], _dialler(app)
+    store, dial = app.extensions["ivr.store"], phone_for(app)
     try:
         first = dial()
         for key in "3113":
@@ -426,7 +419,7 @@ def test_the_minute_limit_holds_when_another_call_rings_in_mid_step(
     its caller hears why it was turned away (many calls, with the crisis numbers), not the
     daily callback limit's words."""
     app = create_app(replace(open_hours, calls_per_minute=3, callbacks_per_day=0))
-    store, dial = app.extensions["ivr.store"], _dialler(app)
+    store, dial = app.extensions["ivr.store"], phone_for(app)
     try:
         for _ in range(2):
             assert "press 3" in dial().heard()
